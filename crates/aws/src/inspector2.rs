@@ -1,0 +1,166 @@
+//! Inspector v2 (API version 2020-06-08): account status, coverage and
+//! configuration.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+use crate::{AwsError, Page};
+
+/// ListCoverage returns at most 200 per page (`ListCoverageMaxResults`).
+pub const LIST_COVERAGE_MAX: i32 = 200;
+
+/// `State`: whether something is enabled.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct EnablementState {
+    /// `status`: `ENABLING`, `ENABLED`, `DISABLING`, `DISABLED`, `SUSPENDING`, `SUSPENDED`.
+    pub status: String,
+    /// `errorCode`, e.g. `ACCESS_DENIED`, `ALREADY_ENABLED`.
+    pub error_code: Option<String>,
+    /// `errorMessage`.
+    pub error_message: Option<String>,
+}
+
+/// `AccountState`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct AccountStatus {
+    /// `accountId`.
+    pub account_id: String,
+    /// `state`: Inspector as a whole.
+    pub state: EnablementState,
+    /// `resourceState.ec2`.
+    pub ec2: Option<EnablementState>,
+    /// `resourceState.ecr`.
+    pub ecr: Option<EnablementState>,
+    /// `resourceState.lambda`.
+    pub lambda: Option<EnablementState>,
+    /// `resourceState.lambdaCode`.
+    pub lambda_code: Option<EnablementState>,
+}
+
+/// The answer of BatchGetAccountStatus.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct AccountStatusBatch {
+    /// `accounts`.
+    pub accounts: Vec<AccountStatus>,
+    /// `failedAccounts`: (accountId, errorCode, errorMessage).
+    pub failed: Vec<FailedAccount>,
+}
+
+/// `FailedAccount`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct FailedAccount {
+    /// `accountId`.
+    pub account_id: String,
+    /// `errorCode`.
+    pub error_code: String,
+    /// `errorMessage`.
+    pub error_message: String,
+}
+
+/// `CoverageStringFilter`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StringFilter {
+    /// `comparison`: `EQUALS` or `NOT_EQUALS`.
+    pub comparison: String,
+    /// `value`.
+    pub value: String,
+}
+
+/// The parts of `CoverageFilterCriteria` blindspot uses.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CoverageFilter {
+    /// `scanStatusCode`.
+    pub scan_status_code: Vec<StringFilter>,
+    /// `scanStatusReason`.
+    pub scan_status_reason: Vec<StringFilter>,
+    /// `resourceType`.
+    pub resource_type: Vec<StringFilter>,
+    /// `resourceId`.
+    pub resource_id: Vec<StringFilter>,
+}
+
+/// `CoveredResource`, with EC2 metadata flattened in.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct CoveredResource {
+    /// `resourceType`: `AWS_EC2_INSTANCE`, `AWS_ECR_REPOSITORY`, ...
+    pub resource_type: String,
+    /// `resourceId`.
+    pub resource_id: String,
+    /// `accountId`.
+    pub account_id: String,
+    /// `scanType`: `NETWORK`, `PACKAGE`, `CODE`.
+    pub scan_type: String,
+    /// `scanStatus.statusCode`: `ACTIVE` or `INACTIVE`.
+    pub status_code: Option<String>,
+    /// `scanStatus.reason`, e.g. `NO_INVENTORY`; may be outside the enum.
+    pub reason: Option<String>,
+    /// `lastScannedAt`.
+    pub last_scanned_at: Option<DateTime<Utc>>,
+    /// `scanMode`: `EC2_SSM_AGENT_BASED` or `EC2_AGENTLESS`.
+    pub scan_mode: Option<String>,
+    /// `resourceMetadata.ec2.platform`.
+    pub platform: Option<String>,
+    /// `resourceMetadata.ec2.amiId`.
+    pub ami_id: Option<String>,
+    /// `resourceMetadata.ec2.tags` (or the ECR/Lambda equivalents).
+    pub tags: BTreeMap<String, String>,
+}
+
+/// `Counts` of ListCoverageStatistics.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct CoverageCount {
+    /// `groupKey`'s value, e.g. `SCAN_STATUS_REASON`'s reason.
+    pub group_key: String,
+    /// `count`.
+    pub count: i64,
+}
+
+/// One page of ListCoverageStatistics.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct CoverageStatistics {
+    /// `countsByGroup`.
+    pub counts: Vec<CoverageCount>,
+    /// `totalCounts`.
+    pub total: i64,
+    /// `nextToken`.
+    pub next_token: Option<String>,
+}
+
+/// The parts of GetConfiguration blindspot uses.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Inspector2Configuration {
+    /// `ec2Configuration.scanModeState.scanMode`: `EC2_SSM_AGENT_BASED` or `EC2_HYBRID`.
+    pub ec2_scan_mode: Option<String>,
+    /// `ec2Configuration.scanModeState.scanModeStatus`: `SUCCESS` or `PENDING`.
+    pub ec2_scan_mode_status: Option<String>,
+}
+
+/// The Inspector v2 calls blindspot makes.
+#[async_trait]
+pub trait Inspector2Api: Send + Sync {
+    /// BatchGetAccountStatus for the given accounts (empty: the caller's own).
+    async fn batch_get_account_status(
+        &self,
+        account_ids: &[String],
+    ) -> Result<AccountStatusBatch, AwsError>;
+
+    /// ListCoverage: one page.
+    async fn list_coverage(
+        &self,
+        filter: &CoverageFilter,
+        next_token: Option<String>,
+    ) -> Result<Page<CoveredResource>, AwsError>;
+
+    /// ListCoverageStatistics: one page, grouped by `group_by` (a `GroupKey`).
+    async fn list_coverage_statistics(
+        &self,
+        filter: &CoverageFilter,
+        group_by: Option<&str>,
+        next_token: Option<String>,
+    ) -> Result<CoverageStatistics, AwsError>;
+
+    /// GetConfiguration.
+    async fn get_configuration(&self) -> Result<Inspector2Configuration, AwsError>;
+}
