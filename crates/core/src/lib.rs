@@ -21,3 +21,5 @@ pub use rule::{
     EvalContext, Evaluation, EvaluationStatus, Measurement, NoPeers, PeerFindings, Rule,
     RuleError, RuleMeta, RuleReport, Scope,
 };
+pub mod telemetry;
+pub use telemetry::CallCounter;

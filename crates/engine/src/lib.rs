@@ -1,1 +1,86 @@
-//! placeholder
+//! blindspot-engine owns *when* rules run: the one-shot runner behind
+//! `blindspot check` and the interval scheduler behind `blindspot run`.
+//!
+//! It is generic over the client bundle `C`, so it never names an AWS type, and
+//! it never decides a finding's lifecycle: it hands each finished
+//! [`blindspot_core::Evaluation`] to the store.
+
+use blindspot_core::{RuleMeta, Scope};
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// One (account, region) to evaluate, with its clients, or why there are none
+/// (e.g. the account's identity could not be learned): then every evaluation
+/// of the target is recorded as `error`.
+pub struct Target<C: ?Sized> {
+    /// Account and region.
+    pub scope: Scope,
+    /// The clients for the scope.
+    pub clients: Result<Arc<C>, String>,
+}
+
+impl<C: ?Sized> Clone for Target<C> {
+    fn clone(&self) -> Self {
+        Target {
+            scope: self.scope.clone(),
+            clients: self.clients.clone(),
+        }
+    }
+}
+
+/// When and how long a rule runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct RuleSchedule {
+    /// Time between the end of one activation and the start of the next tick.
+    #[serde(with = "secs")]
+    pub interval: Duration,
+    /// An evaluation running longer is cancelled and recorded as `error`.
+    #[serde(with = "secs")]
+    pub timeout: Duration,
+}
+
+mod secs {
+    use serde::Serializer;
+    use std::time::Duration;
+    pub fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_u64(d.as_secs())
+    }
+}
+
+/// The scheduler's view of one rule, for `/api/v1/rules` and readiness.
+#[derive(Debug, Clone, Serialize)]
+pub struct RuleState {
+    /// Static facts.
+    pub meta: RuleMeta,
+    /// Its schedule.
+    pub schedule: RuleSchedule,
+    /// Whether an activation is running now.
+    pub running: bool,
+    /// When the last activation started.
+    pub last_started: Option<DateTime<Utc>>,
+    /// When the last activation finished (all targets evaluated).
+    pub last_finished: Option<DateTime<Utc>>,
+    /// When the next activation is due.
+    pub next_run: Option<DateTime<Utc>>,
+}
+
+/// Errors of the engine's control surface.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum EngineError {
+    /// No enabled rule has this ID.
+    #[error("unknown or disabled rule `{0}`")]
+    UnknownRule(String),
+    /// The scheduler is shutting down.
+    #[error("the scheduler is shutting down")]
+    ShuttingDown,
+}
+
+/// What the HTTP server may ask of the running scheduler.
+pub trait Control: Send + Sync {
+    /// Every enabled rule's state.
+    fn rules(&self) -> Vec<RuleState>;
+    /// Wakes a rule now ("run now"); it runs once even if asked twice.
+    fn run_now(&self, rule_id: &str) -> Result<(), EngineError>;
+}

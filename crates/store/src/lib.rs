@@ -1,1 +1,164 @@
-//! placeholder
+//! blindspot-store owns persistence: the [`Store`] trait and its embedded SQLite
+//! implementation, including the finding lifecycle.
+//!
+//! The lifecycle is applied per (rule, account, region) evaluation, in one
+//! transaction, by [`Store::record_evaluation`]:
+//! - a finding seen again is updated (`last_seen`);
+//! - a new one is opened;
+//! - an open finding absent from an `ok` evaluation is resolved;
+//! - a resolved one seen again reopens, keeping its history;
+//! - an evaluation with status `error` or `unavailable` resolves nothing.
+//!
+//! The trait is the backend boundary: a server database could implement it
+//! later for several replicas. Nothing outside this crate knows SQL.
+
+use blindspot_core::{Evaluation, EvaluationStatus, Finding, Measurement, Scope, Severity};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// Whether a finding is still a problem.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FindingStatus {
+    /// Seen in the latest complete evaluation of its scope.
+    Open,
+    /// Absent from a later complete evaluation.
+    Resolved,
+}
+
+/// A finding with its lifecycle.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StoredFinding {
+    /// The finding as last seen.
+    #[serde(flatten)]
+    pub finding: Finding,
+    /// Open or resolved.
+    pub status: FindingStatus,
+    /// When it was first opened.
+    pub first_seen: DateTime<Utc>,
+    /// When an evaluation last saw it.
+    pub last_seen: DateTime<Utc>,
+    /// When it was last resolved, if it is resolved.
+    pub resolved_at: Option<DateTime<Utc>>,
+    /// How many times it reopened after being resolved.
+    pub reopen_count: u32,
+}
+
+/// Filters and paging for [`Store::findings`]. Empty filters match everything.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FindingQuery {
+    /// Only this status.
+    pub status: Option<FindingStatus>,
+    /// Only this rule.
+    pub rule: Option<String>,
+    /// Only this severity.
+    pub severity: Option<Severity>,
+    /// Only this region.
+    pub region: Option<String>,
+    /// Only this account.
+    pub account: Option<String>,
+    /// At most this many (the store caps it).
+    pub limit: usize,
+    /// An opaque cursor from a previous page.
+    pub cursor: Option<String>,
+}
+
+/// One page of findings.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FindingPage {
+    /// The findings, in a stable order.
+    pub findings: Vec<StoredFinding>,
+    /// The cursor of the next page, if any.
+    pub next_cursor: Option<String>,
+}
+
+/// A stored evaluation: an [`Evaluation`] without its findings, plus counts.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EvaluationRecord {
+    /// Row ID.
+    pub id: i64,
+    /// Rule ID.
+    pub rule: String,
+    /// Account and region.
+    #[serde(flatten)]
+    pub scope: Scope,
+    /// Status.
+    pub status: EvaluationStatus,
+    /// Error, if any.
+    pub error: Option<String>,
+    /// Start.
+    pub started_at: DateTime<Utc>,
+    /// End.
+    pub finished_at: DateTime<Utc>,
+    /// Findings the evaluation reported.
+    pub findings_seen: u64,
+    /// Findings it opened (new or reopened).
+    pub opened: u64,
+    /// Findings it resolved.
+    pub resolved: u64,
+    /// Measurements, kept so metrics survive a restart.
+    pub measurements: Vec<Measurement>,
+    /// Rule-specific counters.
+    pub counts: BTreeMap<String, u64>,
+}
+
+/// What [`Store::record_evaluation`] changed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LifecycleChange {
+    /// New findings.
+    pub opened: u64,
+    /// Resolved findings seen again.
+    pub reopened: u64,
+    /// Open findings seen again.
+    pub updated: u64,
+    /// Open findings absent from an `ok` evaluation.
+    pub resolved: u64,
+}
+
+/// Errors of the store.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The database failed.
+    #[error("database error: {0}")]
+    Database(String),
+    /// A cursor that this store did not issue.
+    #[error("invalid cursor")]
+    InvalidCursor,
+    /// The stored data could not be read back.
+    #[error("corrupt stored data: {0}")]
+    Corrupt(String),
+}
+
+/// Persistence of findings and evaluations.
+///
+/// Implementations are synchronous and must be safe to share across threads;
+/// async callers run them on a blocking thread.
+pub trait Store: Send + Sync {
+    /// Applies one evaluation's lifecycle atomically.
+    fn record_evaluation(&self, evaluation: &Evaluation) -> Result<LifecycleChange, StoreError>;
+    /// Lists findings.
+    fn findings(&self, query: &FindingQuery) -> Result<FindingPage, StoreError>;
+    /// One finding by ID.
+    fn finding(&self, id: &str) -> Result<Option<StoredFinding>, StoreError>;
+    /// The open findings of a rule in a scope.
+    fn open_findings(&self, rule: &str, scope: &Scope) -> Result<Vec<Finding>, StoreError>;
+    /// Recent evaluations, newest first, optionally of one rule.
+    fn evaluations(
+        &self,
+        rule: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<EvaluationRecord>, StoreError>;
+    /// The latest evaluation of every (rule, account, region).
+    fn latest_evaluations(&self) -> Result<Vec<EvaluationRecord>, StoreError>;
+    /// Open finding counts by (rule, severity, account, region).
+    fn open_counts(&self) -> Result<Vec<(String, Severity, Scope, u64)>, StoreError>;
+    /// Deletes resolved findings and evaluations older than the given times.
+    fn prune(
+        &self,
+        resolved_before: DateTime<Utc>,
+        evaluations_before: DateTime<Utc>,
+    ) -> Result<(u64, u64), StoreError>;
+    /// Proves the store can still write (for readiness).
+    fn check_writable(&self) -> Result<(), StoreError>;
+}
