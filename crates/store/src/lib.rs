@@ -11,11 +11,22 @@
 //!
 //! The trait is the backend boundary: a server database could implement it
 //! later for several replicas. Nothing outside this crate knows SQL.
+//!
+//! # Layout
+//! - this file: the [`Store`] trait and the types it speaks.
+//! - [`sqlite`]: [`SqliteStore`], the embedded implementation, and
+//!   [`default_db_path`].
+//! - `migrations`: the ordered schema scripts behind `PRAGMA user_version`.
 
 use blindspot_core::{Evaluation, EvaluationStatus, Finding, Measurement, Scope, Severity};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
+
+mod migrations;
+pub mod sqlite;
+
+pub use sqlite::{default_db_path, default_db_path_from, SqliteStore};
 
 /// Whether a finding is still a problem.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -128,6 +139,27 @@ pub enum StoreError {
     /// The stored data could not be read back.
     #[error("corrupt stored data: {0}")]
     Corrupt(String),
+    /// An evaluation that cannot be recorded as given, e.g. one carrying a
+    /// finding of another rule or scope.
+    #[error("invalid evaluation: {0}")]
+    InvalidEvaluation(String),
+    /// The database was written by a newer blindspot; opening it could lose data.
+    #[error(
+        "the database schema is version {found}, but this blindspot only knows up to \
+         version {known}; upgrade blindspot or use another database file"
+    )]
+    NewerSchema {
+        /// The version found in the file.
+        found: u32,
+        /// The newest version this build knows.
+        known: u32,
+    },
+}
+
+impl From<rusqlite::Error> for StoreError {
+    fn from(err: rusqlite::Error) -> Self {
+        StoreError::Database(err.to_string())
+    }
 }
 
 /// Persistence of findings and evaluations.
