@@ -4,12 +4,27 @@
 //! It is generic over the client bundle `C`, so it never names an AWS type, and
 //! it never decides a finding's lifecycle: it hands each finished
 //! [`blindspot_core::Evaluation`] to the store.
+//!
+//! # Layout
+//! - this file: the boundary types ([`Target`], [`RuleSchedule`],
+//!   [`RuleState`], [`Control`], [`EngineError`]).
+//! - [`runner`]: evaluating one rule in one scope safely (timeout, panic
+//!   isolation) and [`run_once`], every rule over every target once.
+//! - [`scheduler`]: [`Scheduler`], each rule on its own interval until shutdown.
 
 use blindspot_core::{RuleMeta, Scope};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use std::sync::Arc;
 use std::time::Duration;
+
+pub mod runner;
+pub mod scheduler;
+
+pub use runner::{run_once, RunOptions};
+pub use scheduler::{
+    EvaluationHook, Retention, ScheduledRule, Scheduler, SchedulerOptions, SchedulerReport,
+};
 
 /// One (account, region) to evaluate, with its clients, or why there are none
 /// (e.g. the account's identity could not be learned): then every evaluation
@@ -75,6 +90,13 @@ pub enum EngineError {
     /// The scheduler is shutting down.
     #[error("the scheduler is shutting down")]
     ShuttingDown,
+    /// Two scheduled rules share an ID, so "run now" and the API could not
+    /// tell them apart.
+    #[error("rule `{0}` is scheduled twice")]
+    DuplicateRule(String),
+    /// A schedule or option that cannot work, e.g. a zero interval.
+    #[error("invalid scheduler configuration: {0}")]
+    InvalidConfig(String),
 }
 
 /// What the HTTP server may ask of the running scheduler.

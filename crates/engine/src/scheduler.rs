@@ -1,0 +1,608 @@
+//! The interval scheduler behind `blindspot run`, after omicron's background
+//! task driver.
+//!
+//! Each rule is a task "activated" with no other input: on its own
+//! [`tokio::time::interval`], a random jitter after each tick, or early through
+//! a [`Notify`] ("run now"). An activation evaluates the rule over every target,
+//! sharing one semaphore with all other rules so the AWS APIs see bounded
+//! concurrency, and records each evaluation in the store as one transaction.
+//!
+//! The interval is reset when an activation ends, so `interval` is the time
+//! between the end of one activation and the next tick: a slow activation
+//! never stacks up behind itself. There is no retry inside an activation; the
+//! next activation is the retry, and the AWS SDK already retries single calls.
+//!
+//! On shutdown no new evaluation starts; in-flight ones may finish and be
+//! recorded for up to `shutdown_grace`, after which they are aborted and not
+//! recorded.
+
+use std::collections::{HashMap, HashSet};
+use std::fmt;
+use std::future::Future;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use blindspot_core::{Evaluation, Finding, PeerFindings, Rule, Scope};
+use blindspot_store::{LifecycleChange, Store, StoreError};
+use chrono::{DateTime, TimeDelta, Utc};
+use rand::Rng;
+use serde::Serialize;
+use tokio::sync::{Notify, Semaphore};
+use tokio::task::JoinSet;
+use tokio::time::MissedTickBehavior;
+use tokio_util::sync::CancellationToken;
+
+use crate::runner::evaluate;
+use crate::{Control, EngineError, RuleSchedule, RuleState, Target};
+
+/// A rule and when it runs.
+pub struct ScheduledRule<C: ?Sized> {
+    /// The rule.
+    pub rule: Arc<dyn Rule<C>>,
+    /// Its interval and timeout.
+    pub schedule: RuleSchedule,
+}
+
+impl<C: ?Sized> Clone for ScheduledRule<C> {
+    fn clone(&self) -> Self {
+        ScheduledRule {
+            rule: Arc::clone(&self.rule),
+            schedule: self.schedule,
+        }
+    }
+}
+
+/// Called after each evaluation is recorded (or failed to be), for logs and
+/// metrics. It runs on the scheduler's tasks, so it must be quick and must not
+/// panic.
+pub type EvaluationHook =
+    Arc<dyn Fn(&Evaluation, &Result<LifecycleChange, StoreError>) + Send + Sync>;
+
+/// How long history is kept, and how often it is pruned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Retention {
+    /// Resolved findings older than this (since resolution) are deleted.
+    pub resolved_findings: Duration,
+    /// Evaluations older than this (since they finished) are deleted.
+    pub evaluations: Duration,
+    /// Time between two prunes; the first runs at start-up.
+    pub every: Duration,
+}
+
+impl Default for Retention {
+    fn default() -> Self {
+        const DAY: u64 = 24 * 60 * 60;
+        Retention {
+            resolved_findings: Duration::from_secs(30 * DAY),
+            evaluations: Duration::from_secs(14 * DAY),
+            every: Duration::from_secs(60 * 60),
+        }
+    }
+}
+
+/// Options of the [`Scheduler`].
+#[derive(Clone)]
+pub struct SchedulerOptions {
+    /// Evaluations running at once, across all rules (at least 1).
+    pub concurrency: usize,
+    /// The most random delay added after each interval tick, so rules and
+    /// replicas do not hit the AWS APIs in lockstep.
+    pub jitter: Duration,
+    /// How long in-flight evaluations may finish after shutdown begins.
+    pub shutdown_grace: Duration,
+    /// Pruning of old history; `None` keeps everything.
+    pub retention: Option<Retention>,
+    /// Observer of every finished evaluation.
+    pub on_evaluation: Option<EvaluationHook>,
+}
+
+impl Default for SchedulerOptions {
+    fn default() -> Self {
+        SchedulerOptions {
+            concurrency: 4,
+            jitter: Duration::from_secs(10),
+            shutdown_grace: Duration::from_secs(30),
+            retention: Some(Retention::default()),
+            on_evaluation: None,
+        }
+    }
+}
+
+impl fmt::Debug for SchedulerOptions {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SchedulerOptions")
+            .field("concurrency", &self.concurrency)
+            .field("jitter", &self.jitter)
+            .field("shutdown_grace", &self.shutdown_grace)
+            .field("retention", &self.retention)
+            .field("on_evaluation", &self.on_evaluation.is_some())
+            .finish()
+    }
+}
+
+/// What the scheduler did, returned when it stops.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct SchedulerReport {
+    /// Rule activations started.
+    pub activations: u64,
+    /// Evaluations written to the store.
+    pub evaluations_recorded: u64,
+    /// Evaluations the store failed to write.
+    pub store_errors: u64,
+    /// Evaluations still in flight when the shutdown grace expired; they were
+    /// aborted and not recorded (unless already being written).
+    pub aborted: u64,
+    /// Resolved findings deleted by retention.
+    pub pruned_findings: u64,
+    /// Evaluations deleted by retention.
+    pub pruned_evaluations: u64,
+}
+
+/// State shared by the scheduler's tasks and its [`Control`] handle.
+struct Shared {
+    states: Mutex<Vec<RuleState>>,
+    wake: HashMap<String, Arc<Notify>>,
+    stopping: AtomicBool,
+    activations: AtomicU64,
+    recorded: AtomicU64,
+    store_errors: AtomicU64,
+    in_flight: AtomicU64,
+    pruned_findings: AtomicU64,
+    pruned_evaluations: AtomicU64,
+}
+
+impl Shared {
+    fn states(&self) -> MutexGuard<'_, Vec<RuleState>> {
+        // The states are plain values written whole; a panic elsewhere cannot
+        // leave one half-updated, so poison is ignored.
+        self.states.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn update(&self, index: usize, f: impl FnOnce(&mut RuleState)) {
+        if let Some(state) = self.states().get_mut(index) {
+            f(state);
+        }
+    }
+}
+
+struct ControlHandle(Arc<Shared>);
+
+impl Control for ControlHandle {
+    fn rules(&self) -> Vec<RuleState> {
+        self.0.states().clone()
+    }
+
+    fn run_now(&self, rule_id: &str) -> Result<(), EngineError> {
+        if self.0.stopping.load(Ordering::SeqCst) {
+            return Err(EngineError::ShuttingDown);
+        }
+        let notify = self
+            .0
+            .wake
+            .get(rule_id)
+            .ok_or_else(|| EngineError::UnknownRule(rule_id.to_owned()))?;
+        // notify_one stores at most one permit, so two requests before the
+        // rule wakes still make one activation.
+        notify.notify_one();
+        Ok(())
+    }
+}
+
+/// Everything an activation needs, shared by all rule tasks.
+struct Runtime<C: ?Sized> {
+    targets: Vec<Target<C>>,
+    rule_ids: Vec<String>,
+    store: Arc<dyn Store>,
+    permits: Semaphore,
+    stop: CancellationToken,
+    hook: Option<EvaluationHook>,
+    jitter: Duration,
+    shared: Arc<Shared>,
+}
+
+/// Runs rules on their intervals until shutdown; see the module docs.
+pub struct Scheduler<C: ?Sized> {
+    rules: Vec<ScheduledRule<C>>,
+    runtime: Arc<Runtime<C>>,
+    shutdown_grace: Duration,
+    retention: Option<Retention>,
+}
+
+impl<C> Scheduler<C>
+where
+    C: ?Sized + Send + Sync + 'static,
+{
+    /// Builds a scheduler; rejects duplicate rule IDs, zero intervals or
+    /// timeouts, and zero concurrency.
+    pub fn new(
+        rules: Vec<ScheduledRule<C>>,
+        targets: Vec<Target<C>>,
+        store: Arc<dyn Store>,
+        options: SchedulerOptions,
+    ) -> Result<Self, EngineError> {
+        let mut seen = HashSet::new();
+        for r in &rules {
+            let id = r.rule.meta().id;
+            if !seen.insert(id) {
+                return Err(EngineError::DuplicateRule(id.to_owned()));
+            }
+            // tokio's interval panics on a zero period, and a zero timeout
+            // would fail every evaluation: both are configuration mistakes.
+            if r.schedule.interval.is_zero() {
+                return Err(EngineError::InvalidConfig(format!(
+                    "rule `{id}` has a zero interval"
+                )));
+            }
+            if r.schedule.timeout.is_zero() {
+                return Err(EngineError::InvalidConfig(format!(
+                    "rule `{id}` has a zero timeout"
+                )));
+            }
+        }
+        if options.concurrency == 0 {
+            return Err(EngineError::InvalidConfig(
+                "concurrency must be at least 1".to_owned(),
+            ));
+        }
+        if let Some(retention) = &options.retention {
+            if retention.every.is_zero() {
+                return Err(EngineError::InvalidConfig(
+                    "the retention interval must not be zero".to_owned(),
+                ));
+            }
+            for d in [retention.resolved_findings, retention.evaluations] {
+                if TimeDelta::from_std(d).is_err() {
+                    return Err(EngineError::InvalidConfig(format!(
+                        "retention of {d:?} is too long"
+                    )));
+                }
+            }
+        }
+        let states = rules
+            .iter()
+            .map(|r| RuleState {
+                meta: r.rule.meta().clone(),
+                schedule: r.schedule,
+                running: false,
+                last_started: None,
+                last_finished: None,
+                next_run: None,
+            })
+            .collect();
+        let wake = rules
+            .iter()
+            .map(|r| (r.rule.meta().id.to_owned(), Arc::new(Notify::new())))
+            .collect();
+        let shared = Arc::new(Shared {
+            states: Mutex::new(states),
+            wake,
+            stopping: AtomicBool::new(false),
+            activations: AtomicU64::new(0),
+            recorded: AtomicU64::new(0),
+            store_errors: AtomicU64::new(0),
+            in_flight: AtomicU64::new(0),
+            pruned_findings: AtomicU64::new(0),
+            pruned_evaluations: AtomicU64::new(0),
+        });
+        let runtime = Arc::new(Runtime {
+            targets,
+            rule_ids: rules.iter().map(|r| r.rule.meta().id.to_owned()).collect(),
+            store,
+            permits: Semaphore::new(options.concurrency),
+            stop: CancellationToken::new(),
+            hook: options.on_evaluation,
+            jitter: options.jitter,
+            shared,
+        });
+        Ok(Scheduler {
+            rules,
+            runtime,
+            shutdown_grace: options.shutdown_grace,
+            retention: options.retention,
+        })
+    }
+
+    /// The control surface for the HTTP server; valid for the scheduler's life
+    /// and after (then `run_now` answers [`EngineError::ShuttingDown`]).
+    pub fn control(&self) -> Arc<dyn Control> {
+        Arc::new(ControlHandle(Arc::clone(&self.runtime.shared)))
+    }
+
+    /// Runs every rule until `shutdown` resolves, then stops gracefully.
+    pub async fn run(self, shutdown: impl Future<Output = ()> + Send) -> SchedulerReport {
+        let Scheduler {
+            rules,
+            runtime,
+            shutdown_grace,
+            retention,
+        } = self;
+        let mut tasks = JoinSet::new();
+        for (index, scheduled) in rules.into_iter().enumerate() {
+            tasks.spawn(rule_loop(index, scheduled, Arc::clone(&runtime)));
+        }
+        if let Some(retention) = retention {
+            tasks.spawn(retention_loop(retention, Arc::clone(&runtime)));
+        }
+
+        shutdown.await;
+        tracing::info!("scheduler stopping: no new evaluations will start");
+        let shared = Arc::clone(&runtime.shared);
+        shared.stopping.store(true, Ordering::SeqCst);
+        runtime.stop.cancel();
+
+        let mut aborted = 0;
+        let drained = tokio::time::timeout(shutdown_grace, drain(&mut tasks)).await;
+        if drained.is_err() {
+            aborted = shared.in_flight.load(Ordering::SeqCst);
+            tracing::warn!(
+                aborted,
+                grace = ?shutdown_grace,
+                "shutdown grace expired; aborting in-flight evaluations"
+            );
+            tasks.abort_all();
+            drain(&mut tasks).await;
+        }
+        for state in shared.states().iter_mut() {
+            state.next_run = None;
+        }
+        SchedulerReport {
+            activations: shared.activations.load(Ordering::SeqCst),
+            evaluations_recorded: shared.recorded.load(Ordering::SeqCst),
+            store_errors: shared.store_errors.load(Ordering::SeqCst),
+            aborted,
+            pruned_findings: shared.pruned_findings.load(Ordering::SeqCst),
+            pruned_evaluations: shared.pruned_evaluations.load(Ordering::SeqCst),
+        }
+    }
+}
+
+async fn drain(tasks: &mut JoinSet<()>) {
+    while let Some(joined) = tasks.join_next().await {
+        if let Err(err) = joined {
+            if err.is_panic() {
+                tracing::error!("a scheduler task panicked: {err}");
+            }
+        }
+    }
+}
+
+fn sample_jitter(max: Duration) -> Duration {
+    if max.is_zero() {
+        return Duration::ZERO;
+    }
+    let nanos = u64::try_from(max.as_nanos()).unwrap_or(u64::MAX);
+    Duration::from_nanos(rand::thread_rng().gen_range(0..=nanos))
+}
+
+fn wall_clock_after(d: Duration) -> Option<DateTime<Utc>> {
+    TimeDelta::from_std(d)
+        .ok()
+        .and_then(|delta| Utc::now().checked_add_signed(delta))
+}
+
+/// One rule's life: wait for a tick (plus jitter) or a wake-up, activate, repeat.
+async fn rule_loop<C>(index: usize, scheduled: ScheduledRule<C>, rt: Arc<Runtime<C>>)
+where
+    C: ?Sized + Send + Sync + 'static,
+{
+    let ScheduledRule { rule, schedule } = scheduled;
+    let id = rule.meta().id;
+    let Some(wake) = rt.shared.wake.get(id).cloned() else {
+        return;
+    };
+    let mut interval = tokio::time::interval(schedule.interval);
+    interval.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    // The first tick completes at once: every rule runs at start-up, spread
+    // by the jitter.
+    let mut delay = sample_jitter(rt.jitter);
+    let next = wall_clock_after(delay);
+    rt.shared.update(index, |s| s.next_run = next);
+    loop {
+        let woken = tokio::select! {
+            biased;
+            _ = rt.stop.cancelled() => break,
+            _ = wake.notified() => true,
+            _ = interval.tick() => false,
+        };
+        // "Run now" means now; only timer ticks are jittered. A wake-up during
+        // the jitter cuts it short.
+        if !woken && !delay.is_zero() {
+            tokio::select! {
+                biased;
+                _ = rt.stop.cancelled() => break,
+                _ = wake.notified() => {}
+                _ = tokio::time::sleep(delay) => {}
+            }
+        }
+        activate(index, &rule, schedule, &rt).await;
+        if rt.stop.is_cancelled() {
+            break;
+        }
+        interval.reset();
+        delay = sample_jitter(rt.jitter);
+        let next = wall_clock_after(schedule.interval + delay);
+        rt.shared.update(index, |s| s.next_run = next);
+    }
+}
+
+/// Evaluates one rule over every target and records each evaluation.
+async fn activate<C>(index: usize, rule: &Arc<dyn Rule<C>>, schedule: RuleSchedule, rt: &Runtime<C>)
+where
+    C: ?Sized + Send + Sync + 'static,
+{
+    let id = rule.meta().id;
+    rt.shared.activations.fetch_add(1, Ordering::SeqCst);
+    rt.shared.update(index, |s| {
+        s.running = true;
+        s.last_started = Some(Utc::now());
+        s.next_run = None;
+    });
+    tracing::debug!(rule = id, "activation started");
+    let evaluations = rt.targets.iter().map(|target| async move {
+        let Ok(permit) = rt.permits.acquire().await else {
+            return;
+        };
+        // Shutdown may have begun while this target waited for a permit.
+        if rt.stop.is_cancelled() {
+            return;
+        }
+        rt.shared.in_flight.fetch_add(1, Ordering::SeqCst);
+        let peers = peer_snapshot(rt, id, &target.scope).await;
+        let evaluation = evaluate(Arc::clone(rule), target, peers, schedule.timeout).await;
+        drop(permit);
+        record(rt, evaluation).await;
+        rt.shared.in_flight.fetch_sub(1, Ordering::SeqCst);
+    });
+    futures::future::join_all(evaluations).await;
+    rt.shared.update(index, |s| {
+        s.running = false;
+        s.last_finished = Some(Utc::now());
+    });
+    tracing::debug!(rule = id, "activation finished");
+}
+
+/// Writes one evaluation on a blocking thread (one transaction) and tells the hook.
+async fn record<C: ?Sized>(rt: &Runtime<C>, evaluation: Evaluation) {
+    let store = Arc::clone(&rt.store);
+    let joined = tokio::task::spawn_blocking(move || {
+        let result = store.record_evaluation(&evaluation);
+        (evaluation, result)
+    })
+    .await;
+    let (evaluation, result) = match joined {
+        Ok(pair) => pair,
+        Err(err) => {
+            rt.shared.store_errors.fetch_add(1, Ordering::SeqCst);
+            tracing::error!("recording an evaluation panicked: {err}");
+            return;
+        }
+    };
+    match &result {
+        Ok(change) => {
+            rt.shared.recorded.fetch_add(1, Ordering::SeqCst);
+            tracing::info!(
+                rule = evaluation.rule,
+                scope = %evaluation.scope,
+                status = evaluation.status.as_str(),
+                error = evaluation.error.as_deref(),
+                findings = evaluation.findings.len(),
+                opened = change.opened,
+                reopened = change.reopened,
+                resolved = change.resolved,
+                "evaluation recorded"
+            );
+        }
+        Err(err) => {
+            rt.shared.store_errors.fetch_add(1, Ordering::SeqCst);
+            tracing::error!(
+                rule = evaluation.rule,
+                scope = %evaluation.scope,
+                "cannot record evaluation: {err}"
+            );
+        }
+    }
+    if let Some(hook) = &rt.hook {
+        hook(&evaluation, &result);
+    }
+}
+
+/// Other rules' open findings in one scope, read from the store before the
+/// evaluation: rules read peers synchronously, and a SQLite read must not run
+/// on an async worker thread.
+#[derive(Debug, Default)]
+struct PeerSnapshot {
+    scope: Option<Scope>,
+    findings: HashMap<String, Vec<Finding>>,
+}
+
+impl PeerFindings for PeerSnapshot {
+    fn open_findings(&self, rule: &str, scope: &Scope) -> Vec<Finding> {
+        if self.scope.as_ref() != Some(scope) {
+            return Vec::new();
+        }
+        self.findings.get(rule).cloned().unwrap_or_default()
+    }
+}
+
+async fn peer_snapshot<C: ?Sized>(
+    rt: &Runtime<C>,
+    rule: &str,
+    scope: &Scope,
+) -> Arc<dyn PeerFindings> {
+    let store = Arc::clone(&rt.store);
+    let peers: Vec<String> = rt.rule_ids.iter().filter(|r| *r != rule).cloned().collect();
+    let owned_scope = scope.clone();
+    let loaded = tokio::task::spawn_blocking(move || {
+        let mut findings = HashMap::new();
+        for peer in peers {
+            match store.open_findings(&peer, &owned_scope) {
+                Ok(list) => {
+                    findings.insert(peer, list);
+                }
+                // A peer lookup only enriches findings (root causes); the
+                // rule still runs without it.
+                Err(err) => {
+                    tracing::warn!(peer, scope = %owned_scope, "cannot read peer findings: {err}")
+                }
+            }
+        }
+        PeerSnapshot {
+            scope: Some(owned_scope),
+            findings,
+        }
+    })
+    .await;
+    match loaded {
+        Ok(snapshot) => Arc::new(snapshot),
+        Err(err) => {
+            tracing::warn!("reading peer findings panicked: {err}");
+            Arc::new(PeerSnapshot::default())
+        }
+    }
+}
+
+/// Prunes old history every `retention.every` until shutdown.
+async fn retention_loop<C: ?Sized + Send + Sync + 'static>(
+    retention: Retention,
+    rt: Arc<Runtime<C>>,
+) {
+    let mut interval = tokio::time::interval(retention.every);
+    interval.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            biased;
+            _ = rt.stop.cancelled() => break,
+            _ = interval.tick() => {}
+        }
+        let now = Utc::now();
+        let before = |d: Duration| {
+            TimeDelta::from_std(d)
+                .ok()
+                .and_then(|delta| now.checked_sub_signed(delta))
+        };
+        let (Some(resolved_before), Some(evaluations_before)) = (
+            before(retention.resolved_findings),
+            before(retention.evaluations),
+        ) else {
+            continue;
+        };
+        let store = Arc::clone(&rt.store);
+        let pruned =
+            tokio::task::spawn_blocking(move || store.prune(resolved_before, evaluations_before))
+                .await;
+        match pruned {
+            Ok(Ok((findings, evaluations))) => {
+                rt.shared
+                    .pruned_findings
+                    .fetch_add(findings, Ordering::SeqCst);
+                rt.shared
+                    .pruned_evaluations
+                    .fetch_add(evaluations, Ordering::SeqCst);
+                tracing::debug!(findings, evaluations, "pruned history");
+            }
+            Ok(Err(err)) => tracing::warn!("pruning history failed: {err}"),
+            Err(err) => tracing::warn!("pruning history panicked: {err}"),
+        }
+    }
+}
