@@ -102,3 +102,61 @@ pub(crate) fn apply(conn: &mut Connection, scripts: &[&str]) -> Result<u32, Stor
     tx.commit()?;
     Ok(known)
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+    use super::*;
+
+    fn version(conn: &Connection) -> u32 {
+        conn.query_row("PRAGMA user_version", [], |r| r.get(0))
+            .unwrap()
+    }
+
+    #[test]
+    fn scripts_apply_once_in_order() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        assert_eq!(apply(&mut conn, MIGRATIONS).unwrap(), 1);
+        // Re-running applies nothing: script 1 would fail on existing tables.
+        assert_eq!(apply(&mut conn, MIGRATIONS).unwrap(), 1);
+        let v2 = [MIGRATIONS[0], "CREATE TABLE extra (x INTEGER)"];
+        assert_eq!(apply(&mut conn, &v2).unwrap(), 2);
+        assert_eq!(version(&conn), 2);
+        assert_eq!(apply(&mut conn, &v2).unwrap(), 2);
+    }
+
+    #[test]
+    fn a_failing_script_leaves_the_previous_version() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        apply(&mut conn, MIGRATIONS).unwrap();
+        let bad = [
+            MIGRATIONS[0],
+            "CREATE TABLE half (x INTEGER); THIS IS NOT SQL",
+        ];
+        let err = apply(&mut conn, &bad).unwrap_err();
+        assert!(err.to_string().contains("version 2"), "{err}");
+        assert_eq!(version(&conn), 1);
+        let half: i64 = conn
+            .query_row(
+                "SELECT COUNT(*) FROM sqlite_master WHERE name = 'half'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(
+            half, 0,
+            "the failed script's first statement was rolled back"
+        );
+    }
+
+    #[test]
+    fn newer_versions_are_refused() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        conn.execute_batch("PRAGMA user_version = 7").unwrap();
+        let err = apply(&mut conn, MIGRATIONS).unwrap_err();
+        assert!(matches!(
+            err,
+            StoreError::NewerSchema { found: 7, known: 1 }
+        ));
+    }
+}
