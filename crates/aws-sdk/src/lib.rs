@@ -1,1 +1,53 @@
-//! placeholder
+//! blindspot-aws-sdk owns the boundary to the real AWS SDK: it implements the
+//! ports of `blindspot-aws` ([`InspectorClassicApi`](blindspot_aws::InspectorClassicApi),
+//! [`SsmApi`](blindspot_aws::SsmApi), [`Inspector2Api`](blindspot_aws::Inspector2Api),
+//! [`StsApi`](blindspot_aws::StsApi)) with `aws-sdk-*` clients and builds those
+//! clients per (account, region).
+//!
+//! # Why only this crate links the SDK
+//! The SDK crates take minutes and gigabytes to compile. Rules, the engine and
+//! the server depend on the small port traits instead, so they compile in
+//! seconds and are tested with in-memory fakes; only this crate and the binary
+//! pay for the SDK. It is also the one place where SDK types become the ports'
+//! plain types: enum values are passed through with `as_str()` (real AWS sends
+//! values outside the models' enums, such as the scope key `instanceId`),
+//! timestamps become `chrono`, and every SDK error becomes a classified
+//! [`AwsError`](blindspot_aws::AwsError).
+//!
+//! # Timeouts and retries
+//! The SDK sets no read or operation timeout by default (only a 3.1 s connect
+//! timeout), so one hanging endpoint would hang an evaluation forever. Every
+//! client here gets an operation timeout (default 60 s, retries included) and
+//! an attempt timeout (default 20 s). Retries use the SDK's standard mode with
+//! 3 attempts and a jittered exponential backoff from 1 s; blindspot does not
+//! retry on top, because the next scheduled evaluation is the retry.
+//!
+//! # Errors and metrics
+//! Errors are classified by their AWS code (`ProvideErrorMetadata::code()`),
+//! never by SDK variant. A DNS failure on a service's default endpoint means
+//! the service does not exist in that region ([`Unavailable`](blindspot_aws::AwsErrorKind::Unavailable)).
+//! Every port call records `(service, operation, outcome)` in the
+//! [`CallCounter`](blindspot_core::CallCounter); the outcome is `ok` or
+//! [`AwsErrorKind::as_str`](blindspot_aws::AwsErrorKind::as_str).
+//!
+//! # Layout
+//! - [`settings`]: [`AwsSettings`], [`AccountSpec`], [`AwsSetupError`].
+//! - [`factory`]: [`AwsFactory`] and [`ResolvedAccount`].
+//! - [`error`]: SDK error classification and call metering.
+//! - [`classic`], [`ssm`], [`inspector2`], [`sts`]: one port implementation each.
+
+pub mod classic;
+mod convert;
+pub mod error;
+pub mod factory;
+pub mod inspector2;
+pub mod settings;
+pub mod ssm;
+pub mod sts;
+
+pub use classic::SdkInspectorClassic;
+pub use factory::{AwsFactory, ResolvedAccount};
+pub use inspector2::SdkInspector2;
+pub use settings::{AccountSpec, AwsSettings, AwsSetupError};
+pub use ssm::SdkSsm;
+pub use sts::SdkSts;

@@ -1,0 +1,263 @@
+//! The factory: one base SDK configuration, per-account credentials and
+//! per-(account, region) client bundles.
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use aws_config::identity::IdentityCache;
+use aws_config::profile::ProfileFileCredentialsProvider;
+use aws_config::sts::AssumeRoleProvider;
+use aws_config::{AppName, BehaviorVersion, Region, SdkConfig};
+use aws_sdk_sts::config::SharedCredentialsProvider;
+use blindspot_aws::{AwsClients, AwsError, StsApi};
+use blindspot_core::CallCounter;
+
+use crate::classic::SdkInspectorClassic;
+use crate::error::Calls;
+use crate::inspector2::SdkInspector2;
+use crate::settings::{AccountSpec, AwsSettings, AwsSetupError};
+use crate::ssm::SdkSsm;
+use crate::sts::SdkSts;
+use crate::{classic, inspector2, ssm, sts};
+
+/// The region of STS calls when the caller names none. Account identity is
+/// global, but STS must be called in *some* region of the account's partition.
+pub const DEFAULT_IDENTITY_REGION: &str = "us-east-1";
+
+/// The `RoleSessionName` of assumed roles, so CloudTrail shows who called.
+pub const ROLE_SESSION_NAME: &str = "blindspot";
+
+/// Builds SDK clients for every (account, region) blindspot watches.
+#[derive(Clone)]
+pub struct AwsFactory {
+    settings: AwsSettings,
+    /// The base configuration: default credential chain, timeouts, retries.
+    base: SdkConfig,
+    counter: CallCounter,
+}
+
+impl fmt::Debug for AwsFactory {
+    // The base configuration holds the credential provider: never print it.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AwsFactory")
+            .field("settings", &self.settings)
+            .finish_non_exhaustive()
+    }
+}
+
+/// An account whose identity has been confirmed with STS, with the
+/// credentials to use for it.
+#[derive(Clone)]
+pub struct ResolvedAccount {
+    /// The account's name from the config.
+    pub name: String,
+    /// The 12-digit account ID.
+    pub account_id: String,
+    config: SdkConfig,
+}
+
+impl ResolvedAccount {
+    /// The SDK configuration (credentials, timeouts, retries) of this account.
+    pub fn sdk_config(&self) -> &SdkConfig {
+        &self.config
+    }
+}
+
+impl fmt::Debug for ResolvedAccount {
+    // The SDK configuration holds the credential provider: never print it.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ResolvedAccount")
+            .field("name", &self.name)
+            .field("account_id", &self.account_id)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Builds a service client from an account's configuration, in `region`,
+/// with the configured endpoint (which wins over `AWS_ENDPOINT_URL*`).
+macro_rules! service_client {
+    ($sdk:ident, $config:expr, $region:expr, $endpoint:expr) => {{
+        let mut builder = $sdk::config::Builder::from($config).region($region.clone());
+        if let Some(url) = $endpoint {
+            builder = builder.endpoint_url(url.clone());
+        }
+        $sdk::Client::from_conf(builder.build())
+    }};
+}
+
+impl AwsFactory {
+    /// Loads aws-config's default chain (environment, profile, SSO, web
+    /// identity, container and instance credentials) once.
+    ///
+    /// A base region is set so that loading never probes the instance
+    /// metadata service for one: regions come from blindspot's config.
+    pub async fn new(settings: AwsSettings, counter: CallCounter) -> Result<Self, AwsSetupError> {
+        settings.validate()?;
+        let mut loader = aws_config::defaults(BehaviorVersion::latest())
+            .region(Region::from_static(DEFAULT_IDENTITY_REGION))
+            .app_name(
+                AppName::new("blindspot").map_err(|e| AwsSetupError::InvalidSetting {
+                    setting: "app_name",
+                    reason: e.to_string(),
+                })?,
+            );
+        if let Some(profile) = &settings.profile {
+            loader = loader.profile_name(profile);
+        }
+        if let Some(url) = &settings.endpoint_url {
+            loader = loader.endpoint_url(url);
+        }
+        let base = loader.load().await;
+        Self::from_sdk_config(settings, base, counter)
+    }
+
+    /// Uses `base` instead of the default chain (for tests and embedding);
+    /// the settings' timeouts, retries and endpoint are applied on top.
+    pub fn from_sdk_config(
+        settings: AwsSettings,
+        base: SdkConfig,
+        counter: CallCounter,
+    ) -> Result<Self, AwsSetupError> {
+        settings.validate()?;
+        let mut builder = base
+            .into_builder()
+            .timeout_config(settings.timeout_config())
+            .retry_config(settings.retry_config(None));
+        if let Some(url) = &settings.endpoint_url {
+            builder = builder.endpoint_url(url);
+        }
+        Ok(AwsFactory {
+            settings,
+            base: builder.build(),
+            counter,
+        })
+    }
+
+    /// Replaces the first retry backoff (default 1 s, doubling per attempt).
+    /// Tests against the simulated AWS use milliseconds.
+    pub fn with_retry_initial_backoff(mut self, backoff: Duration) -> Self {
+        self.base = self
+            .base
+            .into_builder()
+            .retry_config(self.settings.retry_config(Some(backoff)))
+            .build();
+        self
+    }
+
+    /// The settings this factory was built with.
+    pub fn settings(&self) -> &AwsSettings {
+        &self.settings
+    }
+
+    /// The account ID behind an account spec (STS GetCallerIdentity in
+    /// [`DEFAULT_IDENTITY_REGION`]), assuming the role if one is given.
+    pub async fn resolve_account(
+        &self,
+        account: &AccountSpec,
+    ) -> Result<ResolvedAccount, AwsError> {
+        self.resolve_account_in(account, DEFAULT_IDENTITY_REGION)
+            .await
+    }
+
+    /// [`Self::resolve_account`] with STS (and AssumeRole) called in `region`,
+    /// for accounts outside the commercial partition.
+    pub async fn resolve_account_in(
+        &self,
+        account: &AccountSpec,
+        region: &str,
+    ) -> Result<ResolvedAccount, AwsError> {
+        let region = Region::new(region.to_owned());
+        let config = self.account_config(account, &region).await;
+        let sts = self.sts_for(&config, &region);
+        let account_id = sts.caller_account().await?;
+        tracing::info!(account = %account.name, account_id = %account_id, "resolved AWS account");
+        Ok(ResolvedAccount {
+            name: account.name.clone(),
+            account_id,
+            config,
+        })
+    }
+
+    /// An STS client for an account's credentials in `region`.
+    pub fn sts(&self, account: &ResolvedAccount, region: &str) -> SdkSts {
+        self.sts_for(&account.config, &Region::new(region.to_owned()))
+    }
+
+    /// The client bundle for one account and region.
+    pub fn clients(&self, account: &ResolvedAccount, region: &str) -> AwsClients {
+        let region = Region::new(region.to_owned());
+        let config = &account.config;
+        let endpoint = self.settings.endpoint_url.as_ref();
+        let classic = SdkInspectorClassic::new(
+            service_client!(aws_sdk_inspector, config, region, endpoint),
+            self.calls(classic::SERVICE, config, "INSPECTOR"),
+        );
+        let ssm = SdkSsm::new(
+            service_client!(aws_sdk_ssm, config, region, endpoint),
+            self.calls(ssm::SERVICE, config, "SSM"),
+        );
+        let inspector2 = SdkInspector2::new(
+            service_client!(aws_sdk_inspector2, config, region, endpoint),
+            self.calls(inspector2::SERVICE, config, "INSPECTOR2"),
+        );
+        AwsClients {
+            classic: Arc::new(classic),
+            ssm: Arc::new(ssm),
+            inspector2: Arc::new(inspector2),
+        }
+    }
+
+    fn sts_for(&self, config: &SdkConfig, region: &Region) -> SdkSts {
+        let endpoint = self.settings.endpoint_url.as_ref();
+        SdkSts::new(
+            service_client!(aws_sdk_sts, config, region, endpoint),
+            self.calls(sts::SERVICE, config, "STS"),
+        )
+    }
+
+    /// Metering for one service; `env_id` is the service's suffix of the
+    /// `AWS_ENDPOINT_URL_<ID>` variable the SDK honours.
+    fn calls(&self, service: &'static str, config: &SdkConfig, env_id: &str) -> Calls {
+        let custom_endpoint = self.settings.endpoint_url.is_some()
+            || config.endpoint_url().is_some()
+            || std::env::var_os(format!("AWS_ENDPOINT_URL_{env_id}")).is_some();
+        Calls::new(service, self.counter.clone(), custom_endpoint)
+    }
+
+    /// The base configuration with the account's credentials: its profile's,
+    /// then the assumed role's (sourced from those), each cached once per
+    /// account and shared by all its regional clients.
+    async fn account_config(&self, account: &AccountSpec, region: &Region) -> SdkConfig {
+        let mut config = self.base.clone();
+        if let Some(profile) = &account.profile {
+            let provider = ProfileFileCredentialsProvider::builder()
+                .profile_name(profile)
+                .build();
+            config = config
+                .into_builder()
+                .credentials_provider(SharedCredentialsProvider::new(provider))
+                .build();
+        }
+        if let Some(role_arn) = &account.role_arn {
+            let mut builder = AssumeRoleProvider::builder(role_arn)
+                .session_name(ROLE_SESSION_NAME)
+                .region(region.clone())
+                .configure(&config);
+            if let Some(external_id) = &account.external_id {
+                builder = builder.external_id(external_id);
+            }
+            let provider = builder.build().await;
+            config = config
+                .into_builder()
+                .credentials_provider(SharedCredentialsProvider::new(provider))
+                .build();
+        }
+        // One cache per account: without it every regional client would fetch
+        // (and, for roles, assume) credentials on its own.
+        config
+            .into_builder()
+            .identity_cache(IdentityCache::lazy().build())
+            .build()
+    }
+}

@@ -1,0 +1,255 @@
+//! [`Inspector2Api`] over `aws-sdk-inspector2`.
+
+use std::collections::BTreeMap;
+
+use async_trait::async_trait;
+use aws_sdk_inspector2::types::{
+    CoverageFilterCriteria, CoverageStringComparison, CoverageStringFilter, GroupKey,
+};
+use aws_sdk_inspector2::Client;
+use blindspot_aws::inspector2::{
+    AccountStatus, AccountStatusBatch, CoverageCount, CoverageFilter, CoverageStatistics,
+    CoveredResource, EnablementState, FailedAccount, Inspector2Configuration, StringFilter,
+    LIST_COVERAGE_MAX,
+};
+use blindspot_aws::{AwsError, Inspector2Api, Page};
+
+use crate::convert::{non_empty, opt_chrono};
+use crate::error::Calls;
+
+/// The service label of Inspector v2 calls.
+pub const SERVICE: &str = "inspector2";
+
+/// Inspector v2 for one account and region.
+#[derive(Clone)]
+pub struct SdkInspector2 {
+    client: Client,
+    calls: Calls,
+}
+
+impl SdkInspector2 {
+    pub(crate) fn new(client: Client, calls: Calls) -> Self {
+        SdkInspector2 { client, calls }
+    }
+
+    fn criteria(
+        &self,
+        operation: &'static str,
+        filter: &CoverageFilter,
+    ) -> Result<Option<CoverageFilterCriteria>, AwsError> {
+        let list =
+            |filters: &[StringFilter]| -> Result<Option<Vec<CoverageStringFilter>>, AwsError> {
+                if filters.is_empty() {
+                    // The lists have a minimum length of 1: leave them out.
+                    return Ok(None);
+                }
+                filters
+                    .iter()
+                    .map(|f| {
+                        CoverageStringFilter::builder()
+                            .comparison(CoverageStringComparison::from(f.comparison.as_str()))
+                            .value(&f.value)
+                            .build()
+                            .map_err(|e| self.calls.invalid_request(operation, e.to_string()))
+                    })
+                    .collect::<Result<Vec<_>, _>>()
+                    .map(Some)
+            };
+        let criteria = CoverageFilterCriteria::builder()
+            .set_scan_status_code(list(&filter.scan_status_code)?)
+            .set_scan_status_reason(list(&filter.scan_status_reason)?)
+            .set_resource_type(list(&filter.resource_type)?)
+            .set_resource_id(list(&filter.resource_id)?)
+            .build();
+        let empty = filter.scan_status_code.is_empty()
+            && filter.scan_status_reason.is_empty()
+            && filter.resource_type.is_empty()
+            && filter.resource_id.is_empty();
+        Ok((!empty).then_some(criteria))
+    }
+}
+
+fn state(s: &aws_sdk_inspector2::types::State) -> EnablementState {
+    EnablementState {
+        status: s.status().as_str().to_owned(),
+        error_code: non_empty(s.error_code().as_str()),
+        error_message: non_empty(s.error_message()),
+    }
+}
+
+fn account(a: &aws_sdk_inspector2::types::AccountState) -> Result<AccountStatus, String> {
+    let overall = a
+        .state()
+        .ok_or_else(|| format!("account {} has no state", a.account_id()))?;
+    let resources = a.resource_state();
+    Ok(AccountStatus {
+        account_id: a.account_id().to_owned(),
+        state: state(overall),
+        ec2: resources.and_then(|r| r.ec2()).map(state),
+        ecr: resources.and_then(|r| r.ecr()).map(state),
+        lambda: resources.and_then(|r| r.lambda()).map(state),
+        lambda_code: resources.and_then(|r| r.lambda_code()).map(state),
+    })
+}
+
+fn covered(r: &aws_sdk_inspector2::types::CoveredResource) -> Result<CoveredResource, String> {
+    let metadata = r.resource_metadata();
+    let ec2 = metadata.and_then(|m| m.ec2());
+    // EC2 and Lambda carry tags as maps; ECR images only as a list of image
+    // tags, which are not key/value pairs.
+    let tags: BTreeMap<String, String> = ec2
+        .and_then(|e| e.tags())
+        .or_else(|| {
+            metadata
+                .and_then(|m| m.lambda_function())
+                .and_then(|l| l.function_tags())
+        })
+        .map(|t| t.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+        .unwrap_or_default();
+    Ok(CoveredResource {
+        resource_type: r.resource_type().as_str().to_owned(),
+        resource_id: r.resource_id().to_owned(),
+        account_id: r.account_id().to_owned(),
+        scan_type: r.scan_type().as_str().to_owned(),
+        status_code: r.scan_status().map(|s| s.status_code().as_str().to_owned()),
+        reason: r.scan_status().map(|s| s.reason().as_str().to_owned()),
+        last_scanned_at: opt_chrono(r.last_scanned_at())?,
+        scan_mode: r.scan_mode().map(|m| m.as_str().to_owned()),
+        platform: ec2
+            .and_then(|e| e.platform())
+            .map(|p| p.as_str().to_owned()),
+        ami_id: ec2.and_then(|e| e.ami_id()).map(str::to_owned),
+        tags,
+    })
+}
+
+#[async_trait]
+impl Inspector2Api for SdkInspector2 {
+    async fn batch_get_account_status(
+        &self,
+        account_ids: &[String],
+    ) -> Result<AccountStatusBatch, AwsError> {
+        const OP: &str = "BatchGetAccountStatus";
+        self.calls
+            .run(OP, async {
+                let out = self
+                    .client
+                    .batch_get_account_status()
+                    // No IDs asks for the caller's own account.
+                    .set_account_ids((!account_ids.is_empty()).then(|| account_ids.to_vec()))
+                    .send()
+                    .await
+                    .map_err(|e| self.calls.error(OP, &e))?;
+                let accounts = out
+                    .accounts()
+                    .iter()
+                    .map(account)
+                    .collect::<Result<Vec<_>, _>>()
+                    .map_err(|m| self.calls.invalid_response(OP, m))?;
+                let failed = out
+                    .failed_accounts()
+                    .iter()
+                    .map(|f| FailedAccount {
+                        account_id: f.account_id().to_owned(),
+                        error_code: f.error_code().as_str().to_owned(),
+                        error_message: f.error_message().to_owned(),
+                    })
+                    .collect();
+                Ok(AccountStatusBatch { accounts, failed })
+            })
+            .await
+    }
+
+    async fn list_coverage(
+        &self,
+        filter: &CoverageFilter,
+        next_token: Option<String>,
+    ) -> Result<Page<CoveredResource>, AwsError> {
+        const OP: &str = "ListCoverage";
+        let criteria = self.criteria(OP, filter)?;
+        self.calls
+            .run(OP, async {
+                let out = self
+                    .client
+                    .list_coverage()
+                    .set_filter_criteria(criteria)
+                    .set_next_token(next_token)
+                    .max_results(LIST_COVERAGE_MAX)
+                    .send()
+                    .await
+                    .map_err(|e| self.calls.error(OP, &e))?;
+                let items = out
+                    .covered_resources()
+                    .iter()
+                    .map(covered)
+                    .collect::<Result<Vec<_>, _>>()
+                    .map_err(|m| self.calls.invalid_response(OP, m))?;
+                Ok(Page {
+                    items,
+                    next_token: out.next_token().map(str::to_owned),
+                })
+            })
+            .await
+    }
+
+    async fn list_coverage_statistics(
+        &self,
+        filter: &CoverageFilter,
+        group_by: Option<&str>,
+        next_token: Option<String>,
+    ) -> Result<CoverageStatistics, AwsError> {
+        const OP: &str = "ListCoverageStatistics";
+        let criteria = self.criteria(OP, filter)?;
+        self.calls
+            .run(OP, async {
+                let out = self
+                    .client
+                    .list_coverage_statistics()
+                    .set_filter_criteria(criteria)
+                    .set_group_by(group_by.map(GroupKey::from))
+                    .set_next_token(next_token)
+                    .send()
+                    .await
+                    .map_err(|e| self.calls.error(OP, &e))?;
+                Ok(CoverageStatistics {
+                    counts: out
+                        .counts_by_group()
+                        .iter()
+                        .map(|c| CoverageCount {
+                            group_key: c
+                                .group_key()
+                                .map(|k| k.as_str().to_owned())
+                                .unwrap_or_default(),
+                            count: c.count(),
+                        })
+                        .collect(),
+                    total: out.total_counts(),
+                    next_token: out.next_token().map(str::to_owned),
+                })
+            })
+            .await
+    }
+
+    async fn get_configuration(&self) -> Result<Inspector2Configuration, AwsError> {
+        const OP: &str = "GetConfiguration";
+        self.calls
+            .run(OP, async {
+                let out = self
+                    .client
+                    .get_configuration()
+                    .send()
+                    .await
+                    .map_err(|e| self.calls.error(OP, &e))?;
+                let mode = out.ec2_configuration().and_then(|c| c.scan_mode_state());
+                Ok(Inspector2Configuration {
+                    ec2_scan_mode: mode
+                        .and_then(|m| m.scan_mode())
+                        .map(|m| m.as_str().to_owned()),
+                    ec2_scan_mode_status: mode
+                        .and_then(|m| m.scan_mode_status())
+                        .map(|s| s.as_str().to_owned()),
+                })
+            })
+            .await
+    }
+}
