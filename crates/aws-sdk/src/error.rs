@@ -5,12 +5,56 @@ use std::error::Error as StdError;
 use std::future::Future;
 
 use aws_sdk_sts::config::http::HttpResponse;
+use aws_sdk_sts::config::interceptors::BeforeTransmitInterceptorContextRef;
+use aws_sdk_sts::config::{ConfigBag, Intercept, RuntimeComponents};
+use aws_sdk_sts::error::BoxError;
 use aws_sdk_sts::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_smithy_runtime_api::client::orchestrator::Metadata;
+use aws_smithy_runtime_api::client::retries::RequestAttempts;
 use blindspot_aws::{AwsError, AwsErrorKind};
 use blindspot_core::CallCounter;
 
 /// The outcome label of a successful call.
 pub const OUTCOME_OK: &str = "ok";
+/// The outcome label of each attempt the SDK retried (throttling, 5xx,
+/// transient transport errors). It is counted in addition to the call's
+/// final outcome, so `ok` plus error outcomes still count calls.
+pub const OUTCOME_RETRIED_ATTEMPT: &str = "retried_attempt";
+
+/// Counts the SDK's own retries, which the port calls cannot see: the
+/// orchestrator stores the attempt number before every attempt.
+#[derive(Debug)]
+pub(crate) struct RetryCounter {
+    service: &'static str,
+    counter: CallCounter,
+}
+
+impl RetryCounter {
+    pub(crate) fn new(service: &'static str, counter: CallCounter) -> Self {
+        RetryCounter { service, counter }
+    }
+}
+
+impl Intercept for RetryCounter {
+    fn name(&self) -> &'static str {
+        "BlindspotRetryCounter"
+    }
+
+    fn read_before_attempt(
+        &self,
+        _context: &BeforeTransmitInterceptorContextRef<'_>,
+        _runtime_components: &RuntimeComponents,
+        cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        let attempt = cfg.load::<RequestAttempts>().map_or(1, |a| a.attempts());
+        if attempt > 1 {
+            let operation = cfg.load::<Metadata>().map_or("unknown", |m| m.name());
+            self.counter
+                .record(self.service, operation, OUTCOME_RETRIED_ATTEMPT);
+        }
+        Ok(())
+    }
+}
 
 /// Metering and error context for one service client: every port call goes
 /// through [`Calls::run`], so counting cannot be forgotten per operation.

@@ -14,7 +14,7 @@ use blindspot_aws::{AwsClients, AwsError, StsApi};
 use blindspot_core::CallCounter;
 
 use crate::classic::SdkInspectorClassic;
-use crate::error::Calls;
+use crate::error::{Calls, RetryCounter};
 use crate::inspector2::SdkInspector2;
 use crate::settings::{AccountSpec, AwsSettings, AwsSetupError};
 use crate::ssm::SdkSsm;
@@ -77,8 +77,10 @@ impl fmt::Debug for ResolvedAccount {
 /// Builds a service client from an account's configuration, in `region`,
 /// with the configured endpoint (which wins over `AWS_ENDPOINT_URL*`).
 macro_rules! service_client {
-    ($sdk:ident, $config:expr, $region:expr, $endpoint:expr) => {{
-        let mut builder = $sdk::config::Builder::from($config).region($region.clone());
+    ($sdk:ident, $config:expr, $region:expr, $endpoint:expr, $retries:expr) => {{
+        let mut builder = $sdk::config::Builder::from($config)
+            .region($region.clone())
+            .interceptor($retries);
         if let Some(url) = $endpoint {
             builder = builder.endpoint_url(url.clone());
         }
@@ -190,15 +192,33 @@ impl AwsFactory {
         let config = &account.config;
         let endpoint = self.settings.endpoint_url.as_ref();
         let classic = SdkInspectorClassic::new(
-            service_client!(aws_sdk_inspector, config, region, endpoint),
+            service_client!(
+                aws_sdk_inspector,
+                config,
+                region,
+                endpoint,
+                self.retries(classic::SERVICE)
+            ),
             self.calls(classic::SERVICE, config, "INSPECTOR"),
         );
         let ssm = SdkSsm::new(
-            service_client!(aws_sdk_ssm, config, region, endpoint),
+            service_client!(
+                aws_sdk_ssm,
+                config,
+                region,
+                endpoint,
+                self.retries(ssm::SERVICE)
+            ),
             self.calls(ssm::SERVICE, config, "SSM"),
         );
         let inspector2 = SdkInspector2::new(
-            service_client!(aws_sdk_inspector2, config, region, endpoint),
+            service_client!(
+                aws_sdk_inspector2,
+                config,
+                region,
+                endpoint,
+                self.retries(inspector2::SERVICE)
+            ),
             self.calls(inspector2::SERVICE, config, "INSPECTOR2"),
         );
         AwsClients {
@@ -211,9 +231,19 @@ impl AwsFactory {
     fn sts_for(&self, config: &SdkConfig, region: &Region) -> SdkSts {
         let endpoint = self.settings.endpoint_url.as_ref();
         SdkSts::new(
-            service_client!(aws_sdk_sts, config, region, endpoint),
+            service_client!(
+                aws_sdk_sts,
+                config,
+                region,
+                endpoint,
+                self.retries(sts::SERVICE)
+            ),
             self.calls(sts::SERVICE, config, "STS"),
         )
+    }
+
+    fn retries(&self, service: &'static str) -> RetryCounter {
+        RetryCounter::new(service, self.counter.clone())
     }
 
     /// Metering for one service; `env_id` is the service's suffix of the
