@@ -1,0 +1,419 @@
+//! Handlers: health, readiness, metrics, the JSON API and the dashboard page.
+//!
+//! Store calls are synchronous (SQLite) and run on the blocking pool so a slow
+//! disk never stalls the async workers that answer `/healthz`.
+
+use crate::auth::require_token;
+use crate::error::ApiError;
+use crate::metrics;
+use crate::AppState;
+use axum::extract::rejection::{PathRejection, QueryRejection};
+use axum::extract::{Path, Query, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{Html, IntoResponse, Response};
+use axum::Json;
+use blindspot_core::{EvaluationStatus, RuleMeta, Severity};
+use blindspot_engine::{EngineError, RuleState};
+use blindspot_store::{
+    EvaluationRecord, FindingQuery, FindingStatus, Store, StoreError, StoredFinding,
+};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+/// The default and maximum page sizes of list endpoints.
+const DEFAULT_FINDINGS_LIMIT: usize = 100;
+const DEFAULT_EVALUATIONS_LIMIT: usize = 50;
+const MAX_LIMIT: usize = 1000;
+/// Cursors are opaque but short; a longer one is not one the store issued.
+const MAX_CURSOR_LEN: usize = 512;
+const MAX_ID_LEN: usize = 128;
+
+const DASHBOARD: &str = include_str!("dashboard.html");
+
+/// Runs a store call on the blocking pool and maps its errors.
+async fn with_store<T, F>(state: &AppState, f: F) -> Result<T, ApiError>
+where
+    T: Send + 'static,
+    F: FnOnce(&dyn Store) -> Result<T, StoreError> + Send + 'static,
+{
+    let store = state.store.clone();
+    let joined = tokio::task::spawn_blocking(move || f(store.as_ref())).await;
+    match joined {
+        Ok(Ok(value)) => Ok(value),
+        Ok(Err(StoreError::InvalidCursor)) => Err(ApiError::invalid(
+            "cursor",
+            "not a cursor returned by a previous page",
+        )),
+        Ok(Err(err)) => Err(ApiError::Internal(err.to_string())),
+        Err(join) => Err(ApiError::Internal(format!("store task failed: {join}"))),
+    }
+}
+
+pub(crate) async fn healthz() -> Json<serde_json::Value> {
+    Json(json!({ "status": "ok" }))
+}
+
+/// Readiness body, also used for the 503.
+#[derive(Debug, Serialize)]
+struct Readiness {
+    status: &'static str,
+    store_writable: bool,
+    pending_rules: Vec<&'static str>,
+    reasons: Vec<String>,
+}
+
+pub(crate) async fn readyz(State(state): State<AppState>) -> Response {
+    let writable = match with_store(&state, |s| s.check_writable()).await {
+        Ok(()) => true,
+        Err(err) => {
+            // The detail (a path, an SQLite message) goes to the log only.
+            tracing::warn!(error = %err, "readiness: store is not writable");
+            false
+        }
+    };
+    let pending: Vec<&'static str> = state
+        .control
+        .rules()
+        .iter()
+        .filter(|r| r.last_finished.is_none())
+        .map(|r| r.meta.id)
+        .collect();
+    let mut reasons = Vec::new();
+    if !writable {
+        reasons.push("the store is not writable".to_owned());
+    }
+    if !pending.is_empty() {
+        reasons.push(format!(
+            "rules without a completed evaluation: {}",
+            pending.join(", ")
+        ));
+    }
+    let ready = reasons.is_empty();
+    let body = Readiness {
+        status: if ready { "ready" } else { "not_ready" },
+        store_writable: writable,
+        pending_rules: pending,
+        reasons,
+    };
+    let status = if ready {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (status, Json(body)).into_response()
+}
+
+pub(crate) async fn metrics(State(state): State<AppState>) -> Result<Response, ApiError> {
+    let mut input = with_store(&state, metrics::gather_from_store).await?;
+    input.version = state.version.to_owned();
+    input.rule_ids = state
+        .control
+        .rules()
+        .iter()
+        .map(|r| r.meta.id.to_owned())
+        .collect();
+    input.evaluations = state.evaluations.snapshot();
+    input.calls = state.calls.snapshot();
+    let text = metrics::render(&input)
+        .map_err(|err| ApiError::Internal(format!("encoding metrics: {err}")))?;
+    Ok((
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static(metrics::CONTENT_TYPE),
+        )],
+        text,
+    )
+        .into_response())
+}
+
+pub(crate) async fn dashboard() -> Response {
+    let mut response = Html(DASHBOARD).into_response();
+    let headers = response.headers_mut();
+    // The page is self-contained: it may only talk to this origin, and loads
+    // nothing else, so injected markup could not exfiltrate anything.
+    headers.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(
+            "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
+        ),
+    );
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    headers.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    response
+}
+
+/// Query of `GET /api/v1/findings`. Values arrive as strings so each can be
+/// rejected with a message naming the parameter; unknown parameters are an
+/// error because a misspelt filter would otherwise silently match everything.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct FindingsParams {
+    status: Option<String>,
+    rule: Option<String>,
+    severity: Option<String>,
+    region: Option<String>,
+    account: Option<String>,
+    limit: Option<String>,
+    cursor: Option<String>,
+}
+
+/// An empty value (`?status=`) means "no filter", as an HTML form sends it.
+fn present(value: Option<String>) -> Option<String> {
+    value.filter(|v| !v.is_empty())
+}
+
+fn parse_limit(value: Option<String>, default: usize) -> Result<usize, ApiError> {
+    let Some(raw) = present(value) else {
+        return Ok(default);
+    };
+    match raw.parse::<usize>() {
+        Ok(n) if (1..=MAX_LIMIT).contains(&n) => Ok(n),
+        _ => Err(ApiError::invalid(
+            "limit",
+            format!("must be an integer from 1 to {MAX_LIMIT}"),
+        )),
+    }
+}
+
+fn parse_rule(value: Option<String>) -> Result<Option<String>, ApiError> {
+    present(value)
+        .map(|rule| {
+            let valid = rule.len() <= 64
+                && rule
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+            if valid {
+                Ok(rule)
+            } else {
+                Err(ApiError::invalid(
+                    "rule",
+                    "must be a rule ID of at most 64 letters, digits, '-', '_' or '.'",
+                ))
+            }
+        })
+        .transpose()
+}
+
+fn parse_account(value: Option<String>) -> Result<Option<String>, ApiError> {
+    present(value)
+        .map(|account| {
+            if account.len() == 12 && account.bytes().all(|b| b.is_ascii_digit()) {
+                Ok(account)
+            } else {
+                Err(ApiError::invalid(
+                    "account",
+                    "must be a 12-digit AWS account ID",
+                ))
+            }
+        })
+        .transpose()
+}
+
+fn parse_region(value: Option<String>) -> Result<Option<String>, ApiError> {
+    present(value)
+        .map(|region| {
+            let valid = (1..=32).contains(&region.len())
+                && region
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+            if valid {
+                Ok(region)
+            } else {
+                Err(ApiError::invalid(
+                    "region",
+                    "must be an AWS region name such as eu-west-1",
+                ))
+            }
+        })
+        .transpose()
+}
+
+fn parse_status(value: Option<String>) -> Result<Option<FindingStatus>, ApiError> {
+    match present(value).as_deref() {
+        None => Ok(None),
+        Some("open") => Ok(Some(FindingStatus::Open)),
+        Some("resolved") => Ok(Some(FindingStatus::Resolved)),
+        Some(_) => Err(ApiError::invalid("status", "must be one of open, resolved")),
+    }
+}
+
+fn parse_severity(value: Option<String>) -> Result<Option<Severity>, ApiError> {
+    present(value)
+        .map(|raw| {
+            raw.parse::<Severity>()
+                .map_err(|err| ApiError::invalid("severity", err.to_string()))
+        })
+        .transpose()
+}
+
+fn parse_cursor(value: Option<String>) -> Result<Option<String>, ApiError> {
+    present(value)
+        .map(|cursor| {
+            if cursor.len() <= MAX_CURSOR_LEN {
+                Ok(cursor)
+            } else {
+                Err(ApiError::invalid(
+                    "cursor",
+                    "not a cursor returned by a previous page",
+                ))
+            }
+        })
+        .transpose()
+}
+
+pub(crate) async fn list_findings(
+    State(state): State<AppState>,
+    params: Result<Query<FindingsParams>, QueryRejection>,
+) -> Result<Response, ApiError> {
+    let Query(params) = params?;
+    let query = FindingQuery {
+        status: parse_status(params.status)?,
+        rule: parse_rule(params.rule)?,
+        severity: parse_severity(params.severity)?,
+        region: parse_region(params.region)?,
+        account: parse_account(params.account)?,
+        limit: parse_limit(params.limit, DEFAULT_FINDINGS_LIMIT)?,
+        cursor: parse_cursor(params.cursor)?,
+    };
+    let page = with_store(&state, move |s| s.findings(&query)).await?;
+    Ok(Json(page).into_response())
+}
+
+pub(crate) async fn get_finding(
+    State(state): State<AppState>,
+    id: Result<Path<String>, PathRejection>,
+) -> Result<Json<StoredFinding>, ApiError> {
+    let Path(id) = id?;
+    if id.is_empty() || id.len() > MAX_ID_LEN {
+        return Err(ApiError::invalid(
+            "id",
+            format!("must be a finding ID of 1 to {MAX_ID_LEN} characters"),
+        ));
+    }
+    let lookup = id.clone();
+    match with_store(&state, move |s| s.finding(&lookup)).await? {
+        Some(finding) => Ok(Json(finding)),
+        None => Err(ApiError::NotFound(format!("no finding with ID `{id}`"))),
+    }
+}
+
+/// One rule in `GET /api/v1/rules`.
+#[derive(Debug, Serialize)]
+struct RuleView {
+    #[serde(flatten)]
+    meta: RuleMeta,
+    interval_seconds: u64,
+    timeout_seconds: u64,
+    /// `pending` (never finished), `ok`, `degraded` (some scope unavailable)
+    /// or `error` (some scope failed), from the latest evaluations.
+    status: &'static str,
+    running: bool,
+    last_started: Option<DateTime<Utc>>,
+    last_finished: Option<DateTime<Utc>>,
+    next_run: Option<DateTime<Utc>>,
+    /// The latest evaluation per (account, region).
+    evaluations: Vec<EvaluationRecord>,
+}
+
+fn rule_status(state: &RuleState, latest: &[EvaluationRecord]) -> &'static str {
+    if latest.iter().any(|e| e.status == EvaluationStatus::Error) {
+        "error"
+    } else if latest
+        .iter()
+        .any(|e| e.status == EvaluationStatus::Unavailable)
+    {
+        "degraded"
+    } else if latest.is_empty() && state.last_finished.is_none() {
+        "pending"
+    } else {
+        "ok"
+    }
+}
+
+pub(crate) async fn list_rules(
+    State(state): State<AppState>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let latest = with_store(&state, |s| s.latest_evaluations()).await?;
+    let rules: Vec<RuleView> = state
+        .control
+        .rules()
+        .into_iter()
+        .map(|rule| {
+            let mut evaluations: Vec<EvaluationRecord> = latest
+                .iter()
+                .filter(|e| e.rule == rule.meta.id)
+                .cloned()
+                .collect();
+            evaluations.sort_by(|a, b| a.scope.cmp(&b.scope));
+            RuleView {
+                status: rule_status(&rule, &evaluations),
+                interval_seconds: rule.schedule.interval.as_secs(),
+                timeout_seconds: rule.schedule.timeout.as_secs(),
+                running: rule.running,
+                last_started: rule.last_started,
+                last_finished: rule.last_finished,
+                next_run: rule.next_run,
+                meta: rule.meta,
+                evaluations,
+            }
+        })
+        .collect();
+    Ok(Json(json!({ "rules": rules })))
+}
+
+/// Query of `GET /api/v1/evaluations`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct EvaluationsParams {
+    rule: Option<String>,
+    limit: Option<String>,
+}
+
+pub(crate) async fn list_evaluations(
+    State(state): State<AppState>,
+    params: Result<Query<EvaluationsParams>, QueryRejection>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let Query(params) = params?;
+    let rule = parse_rule(params.rule)?;
+    let limit = parse_limit(params.limit, DEFAULT_EVALUATIONS_LIMIT)?;
+    let evaluations = with_store(&state, move |s| s.evaluations(rule.as_deref(), limit)).await?;
+    Ok(Json(json!({ "evaluations": evaluations })))
+}
+
+pub(crate) async fn run_rule(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    id: Result<Path<String>, PathRejection>,
+) -> Result<Response, ApiError> {
+    // Authentication comes first so an anonymous caller learns nothing, not
+    // even which rule IDs exist.
+    require_token(state.token(), &headers)?;
+    let Path(id) = id?;
+    let rule = parse_rule(Some(id.clone()))?
+        .ok_or_else(|| ApiError::invalid("id", "must be a rule ID"))?;
+    match state.control.run_now(&rule) {
+        Ok(()) => {
+            tracing::info!(rule = %rule, "run requested through the API");
+            Ok((
+                StatusCode::ACCEPTED,
+                Json(json!({ "status": "accepted", "rule": rule })),
+            )
+                .into_response())
+        }
+        Err(EngineError::UnknownRule(_)) => Err(ApiError::NotFound(format!(
+            "no enabled rule with ID `{rule}`"
+        ))),
+        Err(EngineError::ShuttingDown) => Err(ApiError::Unavailable(
+            "the scheduler is shutting down".to_owned(),
+        )),
+        // Configuration errors belong to start-up; seeing one here is a bug.
+        Err(other) => Err(ApiError::Internal(other.to_string())),
+    }
+}

@@ -1,0 +1,544 @@
+//! The Prometheus exposition at `/metrics`.
+//!
+//! The exposition is rebuilt on every scrape from the store (open finding
+//! counts and the latest evaluation of every rule, account and region) rather
+//! than kept in long-lived gauges. The store is the source of truth and
+//! survives restarts, so a restarted daemon exports the same gauges before its
+//! first evaluation, and there is no second copy that could drift from what the
+//! API shows. A scrape costs a handful of indexed queries over a few hundred
+//! rows, which is negligible at scrape intervals.
+//!
+//! The counters that have no place in the store are kept in process:
+//! [`EvaluationCounter`] (fed by the binary from the scheduler) and
+//! [`blindspot_core::CallCounter`] (fed by the AWS adapter). They restart at
+//! zero with the process, which Prometheus' `rate()` handles.
+//!
+//! Series are written in sorted order through a prometheus-client
+//! [`Collector`], so the output is deterministic and diffable against a golden
+//! file. Labels never carry instance IDs or finding IDs: cardinality is bounded
+//! by rules × severities × accounts × regions plus what rules measure.
+
+use blindspot_core::{EvaluationStatus, Scope, Severity};
+use blindspot_store::{EvaluationRecord, Store, StoreError};
+use chrono::{DateTime, Utc};
+use prometheus_client::collector::Collector;
+use prometheus_client::encoding::{DescriptorEncoder, NoLabelSet};
+use prometheus_client::metrics::MetricType;
+use prometheus_client::registry::{Registry, Unit};
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::{Arc, Mutex};
+
+/// The content type of the OpenMetrics text exposition prometheus-client writes.
+pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+
+/// The metric name prefix.
+const PREFIX: &str = "blindspot";
+
+/// How many recent evaluations of a rule to search for the last success of a
+/// scope whose latest evaluation failed. Bounds the scrape's cost; a scope
+/// that has not succeeded in that many evaluations exports no timestamp, which
+/// alerts on `absent()` or staleness catch.
+const LAST_SUCCESS_LOOKBACK: usize = 500;
+
+/// Finished evaluations by rule and status, since the process started.
+///
+/// The binary records every evaluation the scheduler finishes; the server
+/// exports it as `blindspot_evaluations_total{rule,status}`. Cheap to clone.
+#[derive(Debug, Clone, Default)]
+pub struct EvaluationCounter {
+    inner: Arc<Mutex<BTreeMap<(String, &'static str), u64>>>,
+}
+
+impl EvaluationCounter {
+    /// Records one finished evaluation.
+    pub fn record(&self, rule: &str, status: EvaluationStatus) {
+        // A poisoned lock only means another thread panicked mid-increment;
+        // the counts are still meaningful, so keep counting.
+        let mut map = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        *map.entry((rule.to_owned(), status.as_str())).or_default() += 1;
+    }
+
+    /// Every counter as `((rule, status), count)`, sorted.
+    pub fn snapshot(&self) -> Vec<((String, &'static str), u64)> {
+        let map = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        map.iter().map(|(k, v)| (k.clone(), *v)).collect()
+    }
+}
+
+/// Everything one scrape exports, gathered before encoding.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct MetricsInput {
+    pub version: String,
+    pub rule_ids: Vec<String>,
+    pub open_counts: Vec<(String, Severity, Scope, u64)>,
+    pub latest: Vec<EvaluationRecord>,
+    pub last_success: BTreeMap<(String, Scope), DateTime<Utc>>,
+    pub evaluations: Vec<((String, &'static str), u64)>,
+    pub calls: Vec<((String, String, String), u64)>,
+}
+
+/// Reads what a scrape needs from the store. Synchronous: call it on a
+/// blocking thread.
+pub(crate) fn gather_from_store(store: &dyn Store) -> Result<MetricsInput, StoreError> {
+    let open_counts = store.open_counts()?;
+    let latest = store.latest_evaluations()?;
+    let mut last_success = BTreeMap::new();
+    let mut rules_to_search = BTreeSet::new();
+    for record in &latest {
+        let key = (record.rule.clone(), record.scope.clone());
+        if record.status == EvaluationStatus::Ok {
+            last_success.insert(key, record.finished_at);
+        } else {
+            rules_to_search.insert(record.rule.clone());
+        }
+    }
+    // Only rules with a failing scope need history; in the steady state this
+    // loop does nothing.
+    for rule in rules_to_search {
+        for record in store.evaluations(Some(&rule), LAST_SUCCESS_LOOKBACK)? {
+            if record.status == EvaluationStatus::Ok {
+                last_success
+                    .entry((record.rule.clone(), record.scope.clone()))
+                    .or_insert(record.finished_at);
+            }
+        }
+    }
+    Ok(MetricsInput {
+        open_counts,
+        latest,
+        last_success,
+        ..MetricsInput::default()
+    })
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Value {
+    Int(i64),
+    Float(f64),
+    Counter(u64),
+}
+
+type LabelSet = Vec<(String, String)>;
+
+#[derive(Debug)]
+struct Family {
+    name: String,
+    help: String,
+    unit: Option<Unit>,
+    counter: bool,
+    series: BTreeMap<LabelSet, Value>,
+}
+
+impl Family {
+    fn gauge(name: &str, help: &str) -> Self {
+        let (name, unit) = split_unit(name);
+        Family {
+            name,
+            help: help.to_owned(),
+            unit,
+            counter: false,
+            series: BTreeMap::new(),
+        }
+    }
+
+    fn counter(name: &str, help: &str) -> Self {
+        Family {
+            counter: true,
+            ..Family::gauge(name, help)
+        }
+    }
+
+    fn set(&mut self, labels: &[(&str, &str)], value: Value) {
+        self.series.insert(label_set(labels), value);
+    }
+
+    /// The exposed family name, for collision checks.
+    fn full_name(&self) -> String {
+        match &self.unit {
+            Some(unit) => format!("{}_{}", self.name, unit.as_str()),
+            None => self.name.clone(),
+        }
+    }
+}
+
+/// A unit suffix becomes an OpenMetrics `UNIT`; the exposed name is unchanged.
+fn split_unit(name: &str) -> (String, Option<Unit>) {
+    for (suffix, unit) in [("_seconds", Unit::Seconds), ("_bytes", Unit::Bytes)] {
+        if let Some(base) = name.strip_suffix(suffix) {
+            if !base.is_empty() {
+                return (base.to_owned(), Some(unit));
+            }
+        }
+    }
+    (name.to_owned(), None)
+}
+
+fn label_set(labels: &[(&str, &str)]) -> LabelSet {
+    labels
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), escape_label_value(v)))
+        .collect()
+}
+
+/// prometheus-client writes label values verbatim, so quotes, backslashes
+/// and newlines are escaped here as the exposition format requires.
+fn escape_label_value(value: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    for c in value.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '"' => out.push_str("\\\""),
+            '\n' => out.push_str("\\n"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// Makes a metric name component valid: `[a-zA-Z_:][a-zA-Z0-9_:]*`, lowercased.
+pub(crate) fn sanitize_metric_name(name: &str) -> String {
+    let mut out: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '_' || c == ':' {
+                c.to_ascii_lowercase()
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    if out.is_empty() || out.starts_with(|c: char| c.is_ascii_digit()) {
+        out.insert(0, '_');
+    }
+    out
+}
+
+/// Makes a label name valid: `[a-zA-Z_][a-zA-Z0-9_]*`, not starting with the
+/// reserved `__`.
+pub(crate) fn sanitize_label_name(name: &str) -> String {
+    let mut out: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    if out.is_empty() || out.starts_with(|c: char| c.is_ascii_digit()) {
+        out.insert(0, '_');
+    }
+    while out.starts_with("__") {
+        out.remove(0);
+    }
+    if out == "_" || out.is_empty() {
+        out = "label".to_owned();
+    }
+    out
+}
+
+/// HELP texts of the measurements rules are known to report.
+fn measurement_help(name: &str) -> Option<&'static str> {
+    Some(match name {
+        "association_interval_seconds" => {
+            "Effective interval between scheduled runs of an Inspector v2 SSM State Manager association, in seconds. Cached from the last evaluation"
+        }
+        "association_last_execution_timestamp_seconds" => {
+            "Unix time of the last execution of an Inspector v2 SSM State Manager association. Cached from the last evaluation"
+        }
+        "coverage_resources" => {
+            "Resources in Inspector v2 coverage by scan status reason. Cached from the last evaluation"
+        }
+        _ => return None,
+    })
+}
+
+/// The encoded families of one scrape.
+#[derive(Debug)]
+struct Snapshot {
+    families: Vec<Family>,
+}
+
+impl Collector for Snapshot {
+    fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
+        for family in &self.families {
+            let metric_type = if family.counter {
+                MetricType::Counter
+            } else {
+                MetricType::Gauge
+            };
+            let mut metric = encoder.encode_descriptor(
+                &family.name,
+                &family.help,
+                family.unit.as_ref(),
+                metric_type,
+            )?;
+            for (labels, value) in &family.series {
+                let mut series = metric.encode_family(labels)?;
+                match value {
+                    Value::Int(v) => series.encode_gauge(v)?,
+                    Value::Float(v) => series.encode_gauge(v)?,
+                    Value::Counter(v) => series.encode_counter::<NoLabelSet, u64, u64>(v, None)?,
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Builds the families of one scrape. Pure, so it is tested on its own.
+fn families(input: &MetricsInput) -> Vec<Family> {
+    const CACHED: &str = "Cached from the last evaluation";
+
+    let mut build = Family::gauge(
+        "build_info",
+        "Always 1; the version label is the running blindspot version.",
+    );
+    build.set(&[("version", &input.version)], Value::Int(1));
+
+    let mut findings = Family::gauge(
+        "findings",
+        &format!("Open findings by rule, severity, account and region. {CACHED} of each scope."),
+    );
+    // Every evaluated scope exports all severities, zeros included, so a
+    // resolved problem shows as 0 rather than as a vanished series.
+    for record in &input.latest {
+        for severity in Severity::ALL {
+            findings.set(
+                &[
+                    ("rule", &record.rule),
+                    ("severity", severity.as_str()),
+                    ("account", &record.scope.account),
+                    ("region", &record.scope.region),
+                ],
+                Value::Int(0),
+            );
+        }
+    }
+    for (rule, severity, scope, count) in &input.open_counts {
+        findings.set(
+            &[
+                ("rule", rule),
+                ("severity", severity.as_str()),
+                ("account", &scope.account),
+                ("region", &scope.region),
+            ],
+            Value::Int(i64::try_from(*count).unwrap_or(i64::MAX)),
+        );
+    }
+
+    let mut status = Family::gauge(
+        "evaluation_status",
+        &format!("1 for the status of the latest evaluation of each rule, account and region, 0 for the others. {CACHED}."),
+    );
+    let mut duration = Family::gauge(
+        "evaluation_duration_seconds",
+        &format!("Duration of the latest evaluation of each rule, account and region, in seconds. {CACHED}."),
+    );
+    for record in &input.latest {
+        let scope = [
+            ("rule", record.rule.as_str()),
+            ("account", record.scope.account.as_str()),
+            ("region", record.scope.region.as_str()),
+        ];
+        for candidate in [
+            EvaluationStatus::Ok,
+            EvaluationStatus::Error,
+            EvaluationStatus::Unavailable,
+        ] {
+            let mut labels = scope.to_vec();
+            labels.push(("status", candidate.as_str()));
+            let on = i64::from(candidate == record.status);
+            status.set(&labels, Value::Int(on));
+        }
+        let elapsed = (record.finished_at - record.started_at)
+            .to_std()
+            .map(|d| d.as_secs_f64())
+            .unwrap_or(0.0);
+        duration.set(&scope, Value::Float(elapsed));
+    }
+
+    let mut last_success = Family::gauge(
+        "evaluation_last_success_timestamp_seconds",
+        &format!("Unix time at which the last successful (status ok) evaluation of each rule, account and region finished. {CACHED}."),
+    );
+    for ((rule, scope), at) in &input.last_success {
+        last_success.set(
+            &[
+                ("rule", rule),
+                ("account", &scope.account),
+                ("region", &scope.region),
+            ],
+            Value::Float(at.timestamp_millis() as f64 / 1000.0),
+        );
+    }
+
+    let mut evaluations = Family::counter(
+        "evaluations",
+        "Evaluations finished since the daemon started, by rule and status.",
+    );
+    // Known rules start at zero for every status so `rate()` and `increase()`
+    // see the first error instead of a series appearing from nothing.
+    for rule in &input.rule_ids {
+        for s in ["ok", "error", "unavailable"] {
+            evaluations.set(&[("rule", rule), ("status", s)], Value::Counter(0));
+        }
+    }
+    for ((rule, s), n) in &input.evaluations {
+        evaluations.set(&[("rule", rule), ("status", s)], Value::Counter(*n));
+    }
+
+    let mut requests = Family::counter(
+        "aws_requests",
+        "AWS API requests since the daemon started, by service, operation and outcome (ok, throttled, access_denied, ...).",
+    );
+    for ((service, operation, outcome), n) in &input.calls {
+        requests.set(
+            &[
+                ("service", service),
+                ("operation", operation),
+                ("outcome", outcome),
+            ],
+            Value::Counter(*n),
+        );
+    }
+
+    let mut out = vec![
+        build,
+        findings,
+        status,
+        duration,
+        last_success,
+        evaluations,
+        requests,
+    ];
+    let reserved: BTreeSet<String> = out.iter().map(Family::full_name).collect();
+
+    let mut measured: BTreeMap<String, Family> = BTreeMap::new();
+    for record in &input.latest {
+        for m in &record.measurements {
+            let name = sanitize_metric_name(&m.name);
+            if reserved.contains(&name) {
+                tracing::warn!(rule = %record.rule, measurement = %m.name, "measurement name collides with a built-in metric; not exported");
+                continue;
+            }
+            if !m.value.is_finite() {
+                tracing::warn!(rule = %record.rule, measurement = %m.name, "measurement is not a finite number; not exported");
+                continue;
+            }
+            let family = measured.entry(name.clone()).or_insert_with(|| {
+                let help = measurement_help(&name)
+                    .map(str::to_owned)
+                    .unwrap_or_else(|| {
+                        format!("Measurement {name} reported by a blindspot rule. {CACHED}")
+                    });
+                Family::gauge(&name, &format!("{help}."))
+            });
+            // Extra labels first (sorted), then the scope; a rule label named
+            // like a scope label is kept under Prometheus' `exported_` prefix.
+            let mut extra: BTreeMap<String, &str> = BTreeMap::new();
+            for (k, v) in &m.labels {
+                let mut key = sanitize_label_name(k);
+                if key == "account" || key == "region" {
+                    key = format!("exported_{key}");
+                }
+                extra.insert(key, v);
+            }
+            let mut labels: Vec<(&str, &str)> =
+                extra.iter().map(|(k, v)| (k.as_str(), *v)).collect();
+            labels.push(("account", &record.scope.account));
+            labels.push(("region", &record.scope.region));
+            family.set(&labels, Value::Float(m.value));
+        }
+    }
+    out.extend(measured.into_values());
+    out
+}
+
+/// Encodes one scrape in the OpenMetrics text format.
+pub(crate) fn render(input: &MetricsInput) -> Result<String, std::fmt::Error> {
+    let mut registry = Registry::with_prefix(PREFIX);
+    registry.register_collector(Box::new(Snapshot {
+        families: families(input),
+    }));
+    let mut out = String::new();
+    prometheus_client::encoding::text::encode(&mut out, &registry)?;
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+    use super::*;
+    use blindspot_core::Measurement;
+
+    #[test]
+    fn sanitizes_names() {
+        assert_eq!(
+            sanitize_metric_name("coverage_resources"),
+            "coverage_resources"
+        );
+        assert_eq!(sanitize_metric_name("Disk-Used.bytes"), "disk_used_bytes");
+        assert_eq!(sanitize_metric_name("9lives"), "_9lives");
+        assert_eq!(sanitize_metric_name(""), "_");
+        assert_eq!(sanitize_label_name("association"), "association");
+        assert_eq!(sanitize_label_name("__name__"), "_name__");
+        assert_eq!(sanitize_label_name("a-b"), "a_b");
+        assert_eq!(sanitize_label_name("1x"), "_1x");
+        assert_eq!(sanitize_label_name(""), "label");
+    }
+
+    #[test]
+    fn escapes_label_values() {
+        assert_eq!(escape_label_value(r#"a"b\c"#), r#"a\"b\\c"#);
+        assert_eq!(escape_label_value("x\ny"), "x\\ny");
+    }
+
+    #[test]
+    fn evaluation_counter_counts_by_rule_and_status() {
+        let c = EvaluationCounter::default();
+        c.record("r", EvaluationStatus::Ok);
+        c.record("r", EvaluationStatus::Ok);
+        c.record("r", EvaluationStatus::Error);
+        assert_eq!(
+            c.snapshot(),
+            vec![(("r".to_owned(), "error"), 1), (("r".to_owned(), "ok"), 2)]
+        );
+    }
+
+    #[test]
+    fn measurements_skip_collisions_and_non_finite_values() {
+        let now = Utc::now();
+        let record = EvaluationRecord {
+            id: 1,
+            rule: "r".into(),
+            scope: Scope::new("111111111111", "eu-west-1"),
+            status: EvaluationStatus::Ok,
+            error: None,
+            started_at: now,
+            finished_at: now,
+            findings_seen: 0,
+            opened: 0,
+            resolved: 0,
+            measurements: vec![
+                Measurement::new("findings", &[], 3.0),
+                Measurement::new("odd", &[], f64::NAN),
+                Measurement::new("fine", &[("region", "x")], 2.0),
+            ],
+            counts: BTreeMap::new(),
+        };
+        let input = MetricsInput {
+            latest: vec![record],
+            ..MetricsInput::default()
+        };
+        let text = render(&input).unwrap();
+        assert!(!text.contains("blindspot_odd"));
+        assert!(text.contains(
+            "blindspot_fine{exported_region=\"x\",account=\"111111111111\",region=\"eu-west-1\"} 2.0"
+        ));
+        // Only the built-in family, with its zero series, is named `findings`.
+        assert_eq!(text.matches("# TYPE blindspot_findings gauge").count(), 1);
+        assert!(!text.contains("blindspot_findings{account"));
+    }
+}

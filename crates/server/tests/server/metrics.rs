@@ -1,0 +1,312 @@
+//! `/metrics`: a golden exposition, and a parser that checks every line
+//! against the exposition format. Regenerate the golden file on purpose with
+//! `UPDATE_GOLDEN=1 cargo test -p blindspot-server --test server metrics`.
+
+use crate::support::*;
+use axum::http::StatusCode;
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::PathBuf;
+
+fn golden_path() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/server/golden/metrics.txt")
+}
+
+/// Samples by metric name: each with its labels and value.
+type Samples = BTreeMap<String, Vec<(Vec<(String, String)>, f64)>>;
+
+fn valid_metric_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_' || c == ':')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == ':')
+}
+
+fn valid_label_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+        && !name.starts_with("__")
+}
+
+/// Parses `{k="v",...}` honouring escapes; returns the labels and the rest.
+fn parse_labels(s: &str) -> (Vec<(String, String)>, &str) {
+    let mut labels = Vec::new();
+    let body = s.strip_prefix('{').unwrap();
+    let mut rest = body;
+    loop {
+        if let Some(after) = rest.strip_prefix('}') {
+            return (labels, after);
+        }
+        let (key, after_key) = rest.split_once("=\"").unwrap();
+        let mut value = String::new();
+        let mut chars = after_key.char_indices();
+        let end = loop {
+            let (i, c) = chars.next().expect("unterminated label value");
+            match c {
+                '\\' => {
+                    let (_, e) = chars.next().unwrap();
+                    assert!(matches!(e, '\\' | '"' | 'n'), "bad escape \\{e}");
+                    value.push(e);
+                }
+                '"' => break i,
+                '\n' => panic!("raw newline in label value"),
+                c => value.push(c),
+            }
+        };
+        labels.push((key.to_owned(), value));
+        rest = &after_key[end + 1..];
+        rest = rest.strip_prefix(',').unwrap_or(rest);
+    }
+}
+
+/// Checks each line against the OpenMetrics text format and returns the
+/// samples as `name -> [(labels, value)]`.
+fn parse_exposition(text: &str) -> Samples {
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.last(), Some(&"# EOF"), "ends with # EOF");
+    let mut helped = BTreeSet::new();
+    let mut types: BTreeMap<String, String> = BTreeMap::new();
+    let mut samples: Samples = BTreeMap::new();
+    for line in &lines[..lines.len() - 1] {
+        if let Some(rest) = line.strip_prefix("# HELP ") {
+            let (name, help) = rest.split_once(' ').unwrap();
+            assert!(valid_metric_name(name), "{line}");
+            assert!(help.len() > 10 && help.ends_with('.'), "{line}");
+            assert!(
+                helped.insert(name.to_owned()),
+                "HELP once per family: {line}"
+            );
+        } else if let Some(rest) = line.strip_prefix("# TYPE ") {
+            let (name, kind) = rest.split_once(' ').unwrap();
+            assert!(helped.contains(name), "HELP before TYPE: {line}");
+            assert!(matches!(kind, "gauge" | "counter"), "{line}");
+            types.insert(name.to_owned(), kind.to_owned());
+        } else if let Some(rest) = line.strip_prefix("# UNIT ") {
+            let (name, unit) = rest.split_once(' ').unwrap();
+            assert!(name.ends_with(&format!("_{unit}")), "{line}");
+        } else {
+            assert!(!line.starts_with('#'), "unknown comment: {line}");
+            let split = line.find(['{', ' ']).unwrap();
+            let name = &line[..split];
+            assert!(valid_metric_name(name), "{line}");
+            let (labels, rest) = if line[split..].starts_with('{') {
+                parse_labels(&line[split..])
+            } else {
+                (Vec::new(), &line[split..])
+            };
+            for (k, _) in &labels {
+                assert!(valid_label_name(k), "label {k} in {line}");
+            }
+            let value: f64 = rest.strip_prefix(' ').unwrap().parse().unwrap();
+            let family_type = match types.get(name) {
+                Some(t) => t.clone(),
+                None => {
+                    let base = name.strip_suffix("_total").expect("counters end in _total");
+                    types[base].clone()
+                }
+            };
+            if family_type == "counter" {
+                assert!(name.ends_with("_total"), "{line}");
+            }
+            samples
+                .entry(name.to_owned())
+                .or_default()
+                .push((labels, value));
+        }
+    }
+    samples
+}
+
+fn value(samples: &Samples, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
+    samples.get(name)?.iter().find_map(|(l, v)| {
+        let want: Vec<(String, String)> = labels
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        (*l == want).then_some(*v)
+    })
+}
+
+#[tokio::test]
+async fn metrics_match_the_golden_exposition() {
+    let reply = get(fixture().app(), "/metrics").await;
+    assert_eq!(reply.status, StatusCode::OK);
+    assert!(reply.headers["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("application/openmetrics-text"));
+    let text = reply.text();
+    if std::env::var_os("UPDATE_GOLDEN").is_some() {
+        std::fs::write(golden_path(), &text).unwrap();
+    }
+    let golden = std::fs::read_to_string(golden_path()).unwrap();
+    assert_eq!(
+        text, golden,
+        "rerun with UPDATE_GOLDEN=1 to accept a change"
+    );
+}
+
+#[tokio::test]
+async fn metrics_parse_and_carry_the_store_data() {
+    let fx = fixture();
+    let text = get(fx.app(), "/metrics").await.text();
+    let s = parse_exposition(&text);
+    let eu = ("region", "eu-west-1");
+    let acct = ("account", ACCOUNT);
+
+    assert_eq!(
+        value(&s, "blindspot_build_info", &[("version", "0.1.0-test")]),
+        Some(1.0)
+    );
+    assert_eq!(
+        value(
+            &s,
+            "blindspot_findings",
+            &[
+                ("rule", "inspector-exclusions"),
+                ("severity", "high"),
+                acct,
+                eu
+            ]
+        ),
+        Some(1.0)
+    );
+    // Resolved findings are not counted; evaluated scopes export zeros.
+    assert_eq!(
+        value(
+            &s,
+            "blindspot_findings",
+            &[
+                ("rule", "inspector-exclusions"),
+                ("severity", "low"),
+                acct,
+                ("region", "us-east-1")
+            ]
+        ),
+        Some(0.0)
+    );
+    // The latest us-east-1 evaluation failed: the last success is the older one.
+    let at = value(
+        &s,
+        "blindspot_evaluation_last_success_timestamp_seconds",
+        &[
+            ("rule", "inspector-exclusions"),
+            acct,
+            ("region", "us-east-1"),
+        ],
+    )
+    .unwrap();
+    assert_eq!(at, (t0().timestamp() - 900) as f64);
+    assert_eq!(
+        value(
+            &s,
+            "blindspot_evaluation_last_success_timestamp_seconds",
+            &[("rule", "inspector2-coverage"), acct, eu]
+        ),
+        None,
+        "never succeeded: no timestamp"
+    );
+    assert_eq!(
+        value(
+            &s,
+            "blindspot_evaluation_duration_seconds",
+            &[("rule", "inspector-exclusions"), acct, eu]
+        ),
+        Some(1.5)
+    );
+    assert_eq!(
+        value(
+            &s,
+            "blindspot_evaluation_status",
+            &[
+                ("rule", "inspector2-coverage"),
+                acct,
+                eu,
+                ("status", "unavailable")
+            ]
+        ),
+        Some(1.0)
+    );
+    assert_eq!(
+        value(
+            &s,
+            "blindspot_evaluations_total",
+            &[("rule", "inspector-exclusions"), ("status", "error")]
+        ),
+        Some(1.0)
+    );
+    assert_eq!(
+        value(
+            &s,
+            "blindspot_evaluations_total",
+            &[("rule", "inspector2-coverage"), ("status", "ok")]
+        ),
+        Some(0.0),
+        "known rules start at zero"
+    );
+    assert_eq!(
+        value(
+            &s,
+            "blindspot_aws_requests_total",
+            &[
+                ("service", "ssm"),
+                ("operation", "ListAssociations"),
+                ("outcome", "ok")
+            ]
+        ),
+        Some(2.0)
+    );
+    assert_eq!(
+        value(
+            &s,
+            "blindspot_aws_requests_total",
+            &[
+                ("service", "inspector2"),
+                ("operation", "ListCoverage"),
+                ("outcome", "throttled")
+            ]
+        ),
+        Some(1.0)
+    );
+    let association = ("association", "InspectorLinuxDistributor-do-not-delete");
+    assert_eq!(
+        value(
+            &s,
+            "blindspot_association_interval_seconds",
+            &[association, acct, eu]
+        ),
+        Some(43200.0)
+    );
+    assert_eq!(
+        value(
+            &s,
+            "blindspot_association_last_execution_timestamp_seconds",
+            &[association, acct, eu]
+        ),
+        Some(1_795_000_000.5)
+    );
+    // Unknown names and labels are sanitized; values are escaped.
+    assert_eq!(
+        value(
+            &s,
+            "blindspot_custom_thing",
+            &[("odd_label", "a\"b"), acct, eu]
+        ),
+        Some(7.0)
+    );
+    assert!(text.contains("# HELP blindspot_association_interval_seconds Effective interval"));
+    assert!(text.contains(
+        "# HELP blindspot_custom_thing Measurement custom_thing reported by a blindspot rule."
+    ));
+    for line in text.lines().filter(|l| l.starts_with("# HELP")) {
+        let help_ok = line.contains("last evaluation")
+            || line.contains("since the daemon started")
+            || line.contains("version");
+        assert!(help_ok, "HELP says where the value comes from: {line}");
+    }
+    // No per-instance or per-finding labels.
+    assert!(!text.contains("i-0abc"));
+}

@@ -1,0 +1,494 @@
+//! In-memory fakes of the store and the scheduler, and request helpers.
+
+use axum::body::Body;
+use axum::http::{HeaderMap, Method, Request, StatusCode};
+use axum::Router;
+use blindspot_core::{
+    CallCounter, Evaluation, EvaluationStatus, Finding, Measurement, RuleMeta, Scope, Severity,
+};
+use blindspot_engine::{Control, EngineError, RuleSchedule, RuleState};
+use blindspot_server::{AppState, EvaluationCounter};
+use blindspot_store::{
+    EvaluationRecord, FindingPage, FindingQuery, FindingStatus, LifecycleChange, Store, StoreError,
+    StoredFinding,
+};
+use chrono::{DateTime, Duration, TimeZone, Utc};
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use tower::ServiceExt;
+
+pub const ACCOUNT: &str = "111111111111";
+pub const TOKEN: &str = "s3cret-token-value";
+
+pub fn t0() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 11, 22, 5, 0, 0).unwrap()
+}
+
+/// A store over vectors. Cursors are `o:<offset>`; anything else is invalid,
+/// as a real store's foreign cursor would be.
+#[derive(Default)]
+pub struct FakeStore {
+    pub findings: Mutex<Vec<StoredFinding>>,
+    pub evaluations: Mutex<Vec<EvaluationRecord>>,
+    pub read_only: AtomicBool,
+    pub broken: AtomicBool,
+    pub slow: AtomicBool,
+}
+
+impl FakeStore {
+    fn check(&self) -> Result<(), StoreError> {
+        if self.slow.load(Ordering::SeqCst) {
+            std::thread::sleep(std::time::Duration::from_millis(600));
+        }
+        if self.broken.load(Ordering::SeqCst) {
+            return Err(StoreError::Database(
+                "disk I/O error at /var/lib/blindspot/secret.db".into(),
+            ));
+        }
+        Ok(())
+    }
+}
+
+impl Store for FakeStore {
+    fn record_evaluation(&self, evaluation: &Evaluation) -> Result<LifecycleChange, StoreError> {
+        self.check()?;
+        let mut evaluations = self.evaluations.lock().unwrap();
+        let id = evaluations.len() as i64 + 1;
+        evaluations.push(EvaluationRecord {
+            id,
+            rule: evaluation.rule.clone(),
+            scope: evaluation.scope.clone(),
+            status: evaluation.status,
+            error: evaluation.error.clone(),
+            started_at: evaluation.started_at,
+            finished_at: evaluation.finished_at,
+            findings_seen: evaluation.findings.len() as u64,
+            opened: 0,
+            resolved: 0,
+            measurements: evaluation.measurements.clone(),
+            counts: evaluation.counts.clone(),
+        });
+        Ok(LifecycleChange::default())
+    }
+
+    fn findings(&self, query: &FindingQuery) -> Result<FindingPage, StoreError> {
+        self.check()?;
+        let offset = match &query.cursor {
+            None => 0,
+            Some(c) => c
+                .strip_prefix("o:")
+                .and_then(|n| n.parse::<usize>().ok())
+                .ok_or(StoreError::InvalidCursor)?,
+        };
+        let mut all: Vec<StoredFinding> = self
+            .findings
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|f| query.status.is_none_or(|s| f.status == s))
+            .filter(|f| query.severity.is_none_or(|s| f.finding.severity == s))
+            .filter(|f| query.rule.as_ref().is_none_or(|r| &f.finding.rule == r))
+            .filter(|f| query.region.as_ref().is_none_or(|r| &f.finding.region == r))
+            .filter(|f| {
+                query
+                    .account
+                    .as_ref()
+                    .is_none_or(|a| &f.finding.account == a)
+            })
+            .cloned()
+            .collect();
+        all.sort_by(|a, b| a.finding.id.cmp(&b.finding.id));
+        let page: Vec<StoredFinding> = all.iter().skip(offset).take(query.limit).cloned().collect();
+        let next = offset + page.len();
+        Ok(FindingPage {
+            next_cursor: (next < all.len()).then(|| format!("o:{next}")),
+            findings: page,
+        })
+    }
+
+    fn finding(&self, id: &str) -> Result<Option<StoredFinding>, StoreError> {
+        self.check()?;
+        Ok(self
+            .findings
+            .lock()
+            .unwrap()
+            .iter()
+            .find(|f| f.finding.id == id)
+            .cloned())
+    }
+
+    fn open_findings(&self, rule: &str, scope: &Scope) -> Result<Vec<Finding>, StoreError> {
+        self.check()?;
+        Ok(self
+            .findings
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|f| f.status == FindingStatus::Open && f.finding.rule == rule)
+            .filter(|f| f.finding.account == scope.account && f.finding.region == scope.region)
+            .map(|f| f.finding.clone())
+            .collect())
+    }
+
+    fn evaluations(
+        &self,
+        rule: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<EvaluationRecord>, StoreError> {
+        self.check()?;
+        let mut all: Vec<EvaluationRecord> = self
+            .evaluations
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|e| rule.is_none_or(|r| e.rule == r))
+            .cloned()
+            .collect();
+        all.sort_by(|a, b| b.finished_at.cmp(&a.finished_at).then(b.id.cmp(&a.id)));
+        all.truncate(limit);
+        Ok(all)
+    }
+
+    fn latest_evaluations(&self) -> Result<Vec<EvaluationRecord>, StoreError> {
+        self.check()?;
+        let mut latest: BTreeMap<(String, Scope), EvaluationRecord> = BTreeMap::new();
+        for e in self.evaluations.lock().unwrap().iter() {
+            let key = (e.rule.clone(), e.scope.clone());
+            if latest
+                .get(&key)
+                .is_none_or(|cur| cur.finished_at < e.finished_at)
+            {
+                latest.insert(key, e.clone());
+            }
+        }
+        Ok(latest.into_values().collect())
+    }
+
+    fn open_counts(&self) -> Result<Vec<(String, Severity, Scope, u64)>, StoreError> {
+        self.check()?;
+        let mut counts: BTreeMap<(String, Severity, Scope), u64> = BTreeMap::new();
+        for f in self.findings.lock().unwrap().iter() {
+            if f.status == FindingStatus::Open {
+                let scope = Scope::new(f.finding.account.clone(), f.finding.region.clone());
+                *counts
+                    .entry((f.finding.rule.clone(), f.finding.severity, scope))
+                    .or_default() += 1;
+            }
+        }
+        Ok(counts
+            .into_iter()
+            .map(|((r, s, sc), n)| (r, s, sc, n))
+            .collect())
+    }
+
+    fn prune(
+        &self,
+        resolved_before: DateTime<Utc>,
+        evaluations_before: DateTime<Utc>,
+    ) -> Result<(u64, u64), StoreError> {
+        self.check()?;
+        let mut findings = self.findings.lock().unwrap();
+        let before = findings.len();
+        findings.retain(|f| f.resolved_at.is_none_or(|at| at >= resolved_before));
+        let mut evaluations = self.evaluations.lock().unwrap();
+        let before_e = evaluations.len();
+        evaluations.retain(|e| e.finished_at >= evaluations_before);
+        Ok((
+            (before - findings.len()) as u64,
+            (before_e - evaluations.len()) as u64,
+        ))
+    }
+
+    fn check_writable(&self) -> Result<(), StoreError> {
+        self.check()?;
+        if self.read_only.load(Ordering::SeqCst) {
+            return Err(StoreError::Database(
+                "attempt to write a readonly database".into(),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// A scheduler that records "run now" requests.
+#[derive(Default)]
+pub struct FakeControl {
+    pub rules: Mutex<Vec<RuleState>>,
+    pub runs: Mutex<Vec<String>>,
+    pub shutting_down: AtomicBool,
+}
+
+impl Control for FakeControl {
+    fn rules(&self) -> Vec<RuleState> {
+        self.rules.lock().unwrap().clone()
+    }
+
+    fn run_now(&self, rule_id: &str) -> Result<(), EngineError> {
+        if self.shutting_down.load(Ordering::SeqCst) {
+            return Err(EngineError::ShuttingDown);
+        }
+        if !self
+            .rules
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|r| r.meta.id == rule_id)
+        {
+            return Err(EngineError::UnknownRule(rule_id.to_owned()));
+        }
+        self.runs.lock().unwrap().push(rule_id.to_owned());
+        Ok(())
+    }
+}
+
+fn rule_state(id: &'static str, severity: Severity, finished: bool) -> RuleState {
+    RuleState {
+        meta: RuleMeta {
+            id,
+            aliases: &[],
+            severity,
+            summary: "checks something Inspector cannot see",
+        },
+        schedule: RuleSchedule {
+            interval: std::time::Duration::from_secs(900),
+            timeout: std::time::Duration::from_secs(120),
+        },
+        running: false,
+        last_started: Some(t0()),
+        last_finished: finished.then(|| t0() + Duration::seconds(3)),
+        next_run: Some(t0() + Duration::seconds(903)),
+    }
+}
+
+fn stored(finding: Finding, status: FindingStatus) -> StoredFinding {
+    StoredFinding {
+        finding,
+        status,
+        first_seen: t0() - Duration::days(1),
+        last_seen: t0(),
+        resolved_at: (status == FindingStatus::Resolved).then(t0),
+        reopen_count: 0,
+    }
+}
+
+fn record(
+    id: i64,
+    rule: &str,
+    region: &str,
+    status: EvaluationStatus,
+    finished_secs: i64,
+    measurements: Vec<Measurement>,
+) -> EvaluationRecord {
+    EvaluationRecord {
+        id,
+        rule: rule.to_owned(),
+        scope: Scope::new(ACCOUNT, region),
+        status,
+        error: (status != EvaluationStatus::Ok).then(|| format!("{} in {region}", status.as_str())),
+        started_at: t0() + Duration::seconds(finished_secs) - Duration::milliseconds(1500),
+        finished_at: t0() + Duration::seconds(finished_secs),
+        findings_seen: 0,
+        opened: 0,
+        resolved: 0,
+        measurements,
+        counts: BTreeMap::new(),
+    }
+}
+
+pub struct Fixture {
+    pub store: Arc<FakeStore>,
+    pub control: Arc<FakeControl>,
+    pub state: AppState,
+}
+
+impl Fixture {
+    pub fn app(&self) -> Router {
+        blindspot_server::app(self.state.clone())
+    }
+
+    pub fn with_token(mut self) -> Self {
+        self.state.api_token = Some(TOKEN.to_owned());
+        self
+    }
+}
+
+/// Three rules (one never finished), three findings (two open), and
+/// evaluations in two regions including an error after an earlier success.
+pub fn fixture() -> Fixture {
+    let eu = Scope::new(ACCOUNT, "eu-west-1");
+    let us = Scope::new(ACCOUNT, "us-east-1");
+    let store = FakeStore::default();
+    *store.findings.lock().unwrap() = vec![
+        stored(
+            Finding::new("inspector-exclusions", "AGENT_NOT_FOUND", Severity::High, &eu, "i-0abc", "Agent not found")
+                .recommendation("Install the Inspector agent.")
+                .remediation("aws ssm send-command --document-name AmazonInspector-ManageAWSAgent --targets Key=InstanceIds,Values=i-0abc"),
+            FindingStatus::Open,
+        ),
+        stored(
+            Finding::new("inspector2-associations", "INTERVAL_TOO_LONG", Severity::Medium, &eu, "InspectorLinuxDistributor-do-not-delete", "Association runs rarely")
+                .recommendation("Shorten the schedule."),
+            FindingStatus::Open,
+        ),
+        stored(
+            Finding::new("inspector-exclusions", "NO_SUPPORTED_OS", Severity::Low, &us, "i-0def", "Unsupported OS"),
+            FindingStatus::Resolved,
+        ),
+    ];
+    *store.evaluations.lock().unwrap() = vec![
+        record(
+            1,
+            "inspector-exclusions",
+            "eu-west-1",
+            EvaluationStatus::Ok,
+            2,
+            vec![],
+        ),
+        record(
+            2,
+            "inspector-exclusions",
+            "us-east-1",
+            EvaluationStatus::Ok,
+            -900,
+            vec![],
+        ),
+        record(
+            3,
+            "inspector-exclusions",
+            "us-east-1",
+            EvaluationStatus::Error,
+            3,
+            vec![],
+        ),
+        record(
+            4,
+            "inspector2-associations",
+            "eu-west-1",
+            EvaluationStatus::Ok,
+            1,
+            vec![
+                Measurement::new(
+                    "association_interval_seconds",
+                    &[("association", "InspectorLinuxDistributor-do-not-delete")],
+                    43200.0,
+                ),
+                Measurement::new(
+                    "association_last_execution_timestamp_seconds",
+                    &[("association", "InspectorLinuxDistributor-do-not-delete")],
+                    1_795_000_000.5,
+                ),
+                Measurement::new("custom-thing", &[("odd\"label", "a\"b")], 7.0),
+            ],
+        ),
+        record(
+            5,
+            "inspector2-coverage",
+            "eu-west-1",
+            EvaluationStatus::Unavailable,
+            1,
+            vec![],
+        ),
+    ];
+    let control = FakeControl::default();
+    *control.rules.lock().unwrap() = vec![
+        rule_state("inspector-exclusions", Severity::High, true),
+        rule_state("inspector2-associations", Severity::Medium, true),
+        rule_state("inspector2-coverage", Severity::High, false),
+    ];
+    let store = Arc::new(store);
+    let control = Arc::new(control);
+    let calls = CallCounter::default();
+    calls.record("ssm", "ListAssociations", "ok");
+    calls.record("ssm", "ListAssociations", "ok");
+    calls.record("inspector2", "ListCoverage", "throttled");
+    let evaluations = EvaluationCounter::default();
+    evaluations.record("inspector-exclusions", EvaluationStatus::Ok);
+    evaluations.record("inspector-exclusions", EvaluationStatus::Error);
+    let state = AppState {
+        store: store.clone(),
+        control: control.clone(),
+        calls,
+        evaluations,
+        api_token: None,
+        version: "0.1.0-test",
+    };
+    Fixture {
+        store,
+        control,
+        state,
+    }
+}
+
+pub struct Reply {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: Vec<u8>,
+}
+
+impl Reply {
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.body).unwrap_or_else(|e| {
+            panic!(
+                "body is not JSON ({e}): {}",
+                String::from_utf8_lossy(&self.body)
+            )
+        })
+    }
+
+    pub fn text(&self) -> String {
+        String::from_utf8(self.body.clone()).unwrap()
+    }
+
+    /// Asserts the JSON error shape and returns (code, message).
+    pub fn error(&self) -> (String, String) {
+        assert_eq!(
+            self.headers.get("content-type").unwrap(),
+            "application/json",
+            "error responses are JSON"
+        );
+        let v = self.json();
+        let e = &v["error"];
+        assert_eq!(
+            v.as_object().unwrap().len(),
+            1,
+            "only `error` at top level: {v}"
+        );
+        (
+            e["code"].as_str().unwrap().to_owned(),
+            e["message"].as_str().unwrap().to_owned(),
+        )
+    }
+}
+
+pub async fn request(
+    app: Router,
+    method: Method,
+    uri: &str,
+    headers: &[(&str, &str)],
+    body: Vec<u8>,
+) -> Reply {
+    let mut builder = Request::builder().method(method).uri(uri);
+    for (k, v) in headers {
+        builder = builder.header(*k, *v);
+    }
+    let response = app
+        .oneshot(builder.body(Body::from(body)).unwrap())
+        .await
+        .unwrap();
+    let status = response.status();
+    let headers = response.headers().clone();
+    let body = axum::body::to_bytes(response.into_body(), usize::MAX)
+        .await
+        .unwrap()
+        .to_vec();
+    Reply {
+        status,
+        headers,
+        body,
+    }
+}
+
+pub async fn get(app: Router, uri: &str) -> Reply {
+    request(app, Method::GET, uri, &[], Vec::new()).await
+}
