@@ -53,7 +53,7 @@ fn iteration(i: u64) -> (usize, usize, EvaluationStatus, BTreeSet<u32>) {
         _ => EvaluationStatus::Unavailable,
     };
     let findings = (0..30u32)
-        .filter(|n| mix(i * 64 + u64::from(*n)) % 3 != 0)
+        .filter(|n| !mix(i * 64 + u64::from(*n)).is_multiple_of(3))
         .collect();
     (rule, sc, status, findings)
 }
@@ -161,10 +161,10 @@ fn verify(path: &Path, printed_up_to: Option<u64>) -> usize {
         }
         open.extend(ns);
     }
-    for rule in 0..2 {
+    for (rule, rule_id) in RULES.iter().enumerate() {
         for (sc_index, sc) in scopes().iter().enumerate() {
             let open: BTreeSet<String> = store
-                .open_findings(RULES[rule], sc)
+                .open_findings(rule_id, sc)
                 .unwrap()
                 .into_iter()
                 .map(|f| f.id)
@@ -173,7 +173,7 @@ fn verify(path: &Path, printed_up_to: Option<u64>) -> usize {
                 .get(&(rule, sc_index))
                 .into_iter()
                 .flatten()
-                .map(|n| finding(RULES[rule], sc, *n).id)
+                .map(|n| finding(rule_id, sc, *n).id)
                 .collect();
             assert_eq!(open, want, "rule {rule} scope {sc}");
         }
@@ -216,7 +216,11 @@ fn main() {
             .unwrap();
         let status = child.wait().unwrap();
         assert!(!status.success(), "the writer must have been killed");
-        if let Some(last) = out.lines().filter_map(|l| l.parse::<u64>().ok()).last() {
+        if let Some(last) = out
+            .lines()
+            .filter_map(|l| l.parse::<u64>().ok())
+            .next_back()
+        {
             printed_total = Some(last);
             next = last + 1;
         }

@@ -182,10 +182,10 @@ proptest! {
                 };
                 prop_assert_eq!(&actual, m);
             }
-            for r in 0..RULES.len() {
+            for (r, rule_id) in RULES.iter().enumerate() {
                 for s in 0..2 {
                     let open: BTreeSet<String> = store
-                        .open_findings(RULES[r], &scopes()[s])
+                        .open_findings(rule_id, &scopes()[s])
                         .unwrap()
                         .into_iter()
                         .map(|f| f.id)
