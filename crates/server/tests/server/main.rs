@@ -6,4 +6,5 @@ mod api;
 mod metrics;
 mod openapi;
 mod socket;
+mod sqlite;
 mod support;
