@@ -182,7 +182,7 @@ fn parse_limit(value: Option<String>, default: usize) -> Result<usize, ApiError>
     }
 }
 
-fn parse_rule(value: Option<String>) -> Result<Option<String>, ApiError> {
+fn parse_rule(param: &'static str, value: Option<String>) -> Result<Option<String>, ApiError> {
     present(value)
         .map(|rule| {
             let valid = rule.len() <= 64
@@ -193,7 +193,7 @@ fn parse_rule(value: Option<String>) -> Result<Option<String>, ApiError> {
                 Ok(rule)
             } else {
                 Err(ApiError::invalid(
-                    "rule",
+                    param,
                     "must be a rule ID of at most 64 letters, digits, '-', '_' or '.'",
                 ))
             }
@@ -275,7 +275,7 @@ pub(crate) async fn list_findings(
     let Query(params) = params?;
     let query = FindingQuery {
         status: parse_status(params.status)?,
-        rule: parse_rule(params.rule)?,
+        rule: parse_rule("rule", params.rule)?,
         severity: parse_severity(params.severity)?,
         region: parse_region(params.region)?,
         account: parse_account(params.account)?,
@@ -381,7 +381,7 @@ pub(crate) async fn list_evaluations(
     params: Result<Query<EvaluationsParams>, QueryRejection>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let Query(params) = params?;
-    let rule = parse_rule(params.rule)?;
+    let rule = parse_rule("rule", params.rule)?;
     let limit = parse_limit(params.limit, DEFAULT_EVALUATIONS_LIMIT)?;
     let evaluations = with_store(&state, move |s| s.evaluations(rule.as_deref(), limit)).await?;
     Ok(Json(json!({ "evaluations": evaluations })))
@@ -396,8 +396,8 @@ pub(crate) async fn run_rule(
     // even which rule IDs exist.
     require_token(state.token(), &headers)?;
     let Path(id) = id?;
-    let rule = parse_rule(Some(id.clone()))?
-        .ok_or_else(|| ApiError::invalid("id", "must be a rule ID"))?;
+    let rule =
+        parse_rule("id", Some(id))?.ok_or_else(|| ApiError::invalid("id", "must be a rule ID"))?;
     match state.control.run_now(&rule) {
         Ok(()) => {
             tracing::info!(rule = %rule, "run requested through the API");

@@ -284,6 +284,12 @@ async fn run_now_requires_the_right_bearer_token() {
     assert_eq!(reply.status, StatusCode::NOT_FOUND);
     assert_eq!(reply.error().0, "not_found");
 
+    let reply = post_run(&fx, "bad%20id", Some(&bearer)).await;
+    assert_eq!(reply.status, StatusCode::BAD_REQUEST);
+    let (code, message) = reply.error();
+    assert_eq!(code, "invalid_parameter");
+    assert!(message.contains("`id`"), "{message}");
+
     fx.control.shutting_down.store(true, Ordering::SeqCst);
     let reply = post_run(&fx, "inspector-exclusions", Some(&bearer)).await;
     assert_eq!(reply.status, StatusCode::SERVICE_UNAVAILABLE);
