@@ -126,6 +126,9 @@ pub const RESOURCE_TYPES: &[&str] = &[
     "artifactregistry.googleapis.com/DockerImage",
 ];
 
+/// `CoverageStringFilterList` holds 1 to 10 filters (the model's `max`).
+const MAX_STRING_FILTERS: usize = 10;
+
 /// A guard against a service that keeps returning next tokens: 10,000 pages of
 /// 200 is two million resources, far beyond any real account and region.
 const MAX_PAGES: u64 = 10_000;
@@ -223,6 +226,7 @@ impl Default for CoverageConfig {
                 "AWS_ECR_CONTAINER_IMAGE",
                 "AWS_ECR_REPOSITORY",
                 "AWS_LAMBDA_FUNCTION",
+                "CODE_REPOSITORY",
             ]
             .iter()
             .map(|t| (*t).to_owned())
@@ -242,6 +246,13 @@ fn resource_types<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<Stri
         return Err(de::Error::custom(
             "resource_types is empty; list at least one CoverageResourceType",
         ));
+    }
+    if types.len() > MAX_STRING_FILTERS {
+        return Err(de::Error::custom(format!(
+            "resource_types lists {} types; ListCoverage takes at most {MAX_STRING_FILTERS} \
+             filters per criterion",
+            types.len()
+        )));
     }
     for t in &types {
         if !RESOURCE_TYPES.contains(&t.as_str()) {

@@ -344,6 +344,7 @@ async fn all_enabled_and_covered_is_clean_and_sends_the_filters() {
         "AWS_ECR_CONTAINER_IMAGE",
         "AWS_ECR_REPOSITORY",
         "AWS_LAMBDA_FUNCTION",
+        "CODE_REPOSITORY",
     ]
     .iter()
     .map(|t| equals(t))
@@ -956,6 +957,10 @@ fn config_parses_levels_and_rejects_mistakes() {
             "unknown resource type",
         ),
         (serde_json::json!({"resource_types": []}), "is empty"),
+        (
+            serde_json::json!({"resource_types": RESOURCE_TYPES[..11].to_vec()}),
+            "at most 10",
+        ),
         (
             serde_json::json!({"reasons": {"no_inventory": "low"}}),
             "UPPER_SNAKE_CASE",
