@@ -4,10 +4,13 @@
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
+/// A counter's key: (service, operation, outcome).
+pub type CallKey = (String, String, String);
+
 /// Counts calls by (service, operation, outcome). Cheap to clone and share.
 #[derive(Debug, Clone, Default)]
 pub struct CallCounter {
-    inner: Arc<Mutex<BTreeMap<(String, String, String), u64>>>,
+    inner: Arc<Mutex<BTreeMap<CallKey, u64>>>,
 }
 
 impl CallCounter {
@@ -22,7 +25,7 @@ impl CallCounter {
     }
 
     /// Every counter, sorted by key.
-    pub fn snapshot(&self) -> Vec<((String, String, String), u64)> {
+    pub fn snapshot(&self) -> Vec<(CallKey, u64)> {
         let map = self.inner.lock().unwrap_or_else(|e| e.into_inner());
         map.iter().map(|(k, v)| (k.clone(), *v)).collect()
     }
