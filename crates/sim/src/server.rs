@@ -1,0 +1,688 @@
+//! The HTTP server: routing by protocol and credential scope, fault
+//! injection, call counters, and the `/_sim/*` admin surface.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock};
+use std::time::Duration;
+
+use axum::body::{Body, Bytes};
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::{HeaderMap, Response, StatusCode, Uri};
+use axum::routing::get;
+use axum::Router;
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+use crate::faults::Faults;
+use crate::scenario::{RegionScenario, Scenario};
+use crate::wire::{error_response, json_response, ApiError, Ctx, Handler, Protocol};
+use crate::{classic, inspector2, ssm, sts, SimError};
+
+/// Calls answered for one (service, operation, region).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CallCount {
+    /// The signing service: `inspector`, `inspector2`, `ssm` or `sts`.
+    pub service: String,
+    /// The operation name, e.g. `ListCoverage`.
+    pub operation: String,
+    /// The region from the credential scope.
+    pub region: String,
+    /// Calls received.
+    pub calls: u64,
+    /// Calls answered with an injected fault.
+    pub faults: u64,
+}
+
+/// Lookup tables for one region's data, built once per scenario so that
+/// handlers never scan for an ARN or ID.
+#[derive(Debug, Default)]
+pub(crate) struct RegionIndex {
+    pub run_by_arn: HashMap<String, usize>,
+    /// Exclusion ARN → (run index, exclusion index).
+    pub exclusion_by_arn: HashMap<String, (usize, usize)>,
+    pub association_by_id: HashMap<String, usize>,
+}
+
+/// A finalized scenario with its indexes; replaced whole, never mutated.
+#[derive(Debug)]
+pub(crate) struct World {
+    pub scenario: Scenario,
+    regions: HashMap<(String, String), usize>,
+    indexes: Vec<RegionIndex>,
+    pub known_accounts: HashSet<String>,
+}
+
+impl World {
+    fn new(mut scenario: Scenario) -> World {
+        scenario.finalize();
+        let mut regions = HashMap::new();
+        let mut indexes = Vec::with_capacity(scenario.regions.len());
+        let mut known_accounts: HashSet<String> = scenario.access_keys.values().cloned().collect();
+        known_accounts.insert(scenario.default_account.clone());
+        for (i, r) in scenario.regions.iter().enumerate() {
+            let account = r
+                .account
+                .clone()
+                .unwrap_or_else(|| scenario.default_account.clone());
+            known_accounts.insert(account.clone());
+            // First wins on duplicates; validation already rejects them for
+            // files, and code-built scenarios should not crash the server.
+            regions.entry((account, r.region.clone())).or_insert(i);
+            let mut idx = RegionIndex::default();
+            for (ri, run) in r.assessment_runs.iter().enumerate() {
+                idx.run_by_arn.entry(run.arn.clone()).or_insert(ri);
+                for (ei, e) in run.exclusions.iter().enumerate() {
+                    if let Some(arn) = &e.arn {
+                        idx.exclusion_by_arn.entry(arn.clone()).or_insert((ri, ei));
+                    }
+                }
+            }
+            for (ai, a) in r.associations.iter().enumerate() {
+                if let Some(id) = &a.association_id {
+                    idx.association_by_id.entry(id.clone()).or_insert(ai);
+                }
+            }
+            indexes.push(idx);
+        }
+        World {
+            scenario,
+            regions,
+            indexes,
+            known_accounts,
+        }
+    }
+
+    /// The data `account` holds in `region`.
+    pub fn region(&self, account: &str, region: &str) -> Option<(&RegionScenario, &RegionIndex)> {
+        let i = *self
+            .regions
+            .get(&(account.to_string(), region.to_string()))?;
+        Some((self.scenario.regions.get(i)?, self.indexes.get(i)?))
+    }
+}
+
+struct FaultState {
+    faults: Faults,
+    rng: StdRng,
+    /// Calls per operation since the faults were set, for `throttle_first_n`.
+    op_calls: HashMap<String, u64>,
+}
+
+impl FaultState {
+    fn new(faults: Faults) -> FaultState {
+        let rng = match faults.seed {
+            Some(seed) => StdRng::seed_from_u64(seed),
+            None => StdRng::from_entropy(),
+        };
+        FaultState {
+            faults,
+            rng,
+            op_calls: HashMap::new(),
+        }
+    }
+}
+
+/// (service, operation, region) → (calls, faulted calls).
+type Counters = BTreeMap<(String, String, String), (u64, u64)>;
+
+/// State shared by the handle and every request.
+pub(crate) struct Shared {
+    world: RwLock<Arc<World>>,
+    faults: Mutex<FaultState>,
+    counters: Mutex<Counters>,
+    /// Exclusion ARNs whose one scripted failure has been served.
+    pub failed_once: Mutex<HashSet<String>>,
+    request_seq: AtomicU64,
+}
+
+/// Locks a mutex even if a panicking thread poisoned it: the guarded data
+/// are counters and sets that stay consistent at every await point.
+pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl Shared {
+    fn new(scenario: Scenario) -> Shared {
+        let faults = scenario.faults.clone();
+        Shared {
+            world: RwLock::new(Arc::new(World::new(scenario))),
+            faults: Mutex::new(FaultState::new(faults)),
+            counters: Mutex::new(BTreeMap::new()),
+            failed_once: Mutex::new(HashSet::new()),
+            request_seq: AtomicU64::new(0),
+        }
+    }
+
+    fn world(&self) -> Arc<World> {
+        self.world.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    fn set_scenario(&self, scenario: Scenario) {
+        let faults = scenario.faults.clone();
+        let world = Arc::new(World::new(scenario));
+        *self.world.write().unwrap_or_else(|e| e.into_inner()) = world;
+        lock(&self.failed_once).clear();
+        self.set_faults(faults);
+    }
+
+    fn set_faults(&self, faults: Faults) {
+        *lock(&self.faults) = FaultState::new(faults);
+    }
+
+    fn calls(&self) -> Vec<CallCount> {
+        lock(&self.counters)
+            .iter()
+            .map(
+                |((service, operation, region), (calls, faults))| CallCount {
+                    service: service.clone(),
+                    operation: operation.clone(),
+                    region: region.clone(),
+                    calls: *calls,
+                    faults: *faults,
+                },
+            )
+            .collect()
+    }
+
+    fn count(&self, service: &str, op: &str, region: &str, fault: bool) {
+        let mut c = lock(&self.counters);
+        let e = c
+            .entry((service.to_string(), op.to_string(), region.to_string()))
+            .or_insert((0, 0));
+        e.0 += 1;
+        if fault {
+            e.1 += 1;
+        }
+    }
+
+    fn request_id(&self) -> String {
+        let n = self.request_seq.fetch_add(1, Ordering::Relaxed);
+        crate::scenario::stable_uuid(&["request", &n.to_string()])
+    }
+}
+
+/// Starts simulated AWS servers.
+pub struct SimServer;
+
+impl SimServer {
+    /// Serves `scenario` on an ephemeral port of 127.0.0.1.
+    pub async fn start(scenario: Scenario) -> Result<SimHandle, SimError> {
+        SimServer::start_on(SocketAddr::from(([127, 0, 0, 1], 0)), scenario).await
+    }
+
+    /// Serves `scenario` on `addr`.
+    pub async fn start_on(addr: SocketAddr, scenario: Scenario) -> Result<SimHandle, SimError> {
+        let listener = tokio::net::TcpListener::bind(addr)
+            .await
+            .map_err(|source| SimError::Bind { addr, source })?;
+        let addr = listener
+            .local_addr()
+            .map_err(|source| SimError::Bind { addr, source })?;
+        let shared = Arc::new(Shared::new(scenario));
+        let app = router(shared.clone());
+        let (tx, rx) = oneshot::channel::<()>();
+        let task = tokio::spawn(async move {
+            let serve = axum::serve(listener, app).with_graceful_shutdown(async move {
+                // A dropped sender also means stop.
+                let _ = rx.await;
+            });
+            if let Err(e) = serve.await {
+                tracing::error!(error = %e, "simulated AWS server failed");
+            }
+        });
+        tracing::info!(%addr, "simulated AWS listening");
+        Ok(SimHandle {
+            addr,
+            shared,
+            shutdown: Some(tx),
+            task: Some(task),
+        })
+    }
+}
+
+/// A running simulated AWS. Dropping it stops the server.
+pub struct SimHandle {
+    addr: SocketAddr,
+    shared: Arc<Shared>,
+    shutdown: Option<oneshot::Sender<()>>,
+    task: Option<JoinHandle<()>>,
+}
+
+impl SimHandle {
+    /// The endpoint URL to give the SDK, e.g. `http://127.0.0.1:41234`.
+    pub fn endpoint(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// The bound address.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Replaces the scenario, and with it the faults, and forgets which
+    /// scripted failures were served. Counters are kept.
+    pub fn set_scenario(&self, scenario: Scenario) {
+        self.shared.set_scenario(scenario);
+    }
+
+    /// Replaces the faults in force; `throttle_first_n` counts restart.
+    pub fn set_faults(&self, faults: Faults) {
+        self.shared.set_faults(faults);
+    }
+
+    /// All call counters, sorted by service, operation and region.
+    pub fn calls(&self) -> Vec<CallCount> {
+        self.shared.calls()
+    }
+
+    /// Calls of `service`/`operation`, summed over regions.
+    pub fn call_count(&self, service: &str, operation: &str) -> u64 {
+        self.calls()
+            .iter()
+            .filter(|c| c.service == service && c.operation == operation)
+            .map(|c| c.calls)
+            .sum()
+    }
+
+    /// Stops accepting connections and waits for in-flight calls.
+    pub async fn shutdown(mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(task) = self.task.take() {
+            let _ = task.await;
+        }
+    }
+
+    /// Runs until the server stops (for a foreground `blindspot sim`).
+    pub async fn wait(mut self) {
+        if let Some(task) = self.task.take() {
+            let _ = task.await;
+        }
+    }
+}
+
+impl Drop for SimHandle {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+    }
+}
+
+/// The application: admin routes plus every AWS call as the fallback.
+pub(crate) fn router(shared: Arc<Shared>) -> Router {
+    Router::new()
+        .route("/_sim/healthz", get(healthz))
+        .route("/_sim/calls", get(admin_calls))
+        .route("/_sim/scenario", axum::routing::put(admin_scenario))
+        .route(
+            "/_sim/faults",
+            axum::routing::put(admin_put_faults).get(admin_get_faults),
+        )
+        .fallback(aws_call)
+        // Generated scenarios of 100k resources are tens of megabytes.
+        .layer(DefaultBodyLimit::max(256 * 1024 * 1024))
+        .with_state(shared)
+}
+
+async fn healthz(State(shared): State<Arc<Shared>>) -> axum::Json<serde_json::Value> {
+    let world = shared.world();
+    axum::Json(json!({"status": "ok", "scenario": world.scenario.name}))
+}
+
+async fn admin_calls(State(shared): State<Arc<Shared>>) -> axum::Json<Vec<CallCount>> {
+    axum::Json(shared.calls())
+}
+
+async fn admin_get_faults(State(shared): State<Arc<Shared>>) -> axum::Json<Faults> {
+    axum::Json(lock(&shared.faults).faults.clone())
+}
+
+fn admin_error(message: String) -> Response<Body> {
+    let mut resp = Response::new(Body::from(json!({ "error": message }).to_string()));
+    *resp.status_mut() = StatusCode::BAD_REQUEST;
+    resp.headers_mut().insert(
+        axum::http::header::CONTENT_TYPE,
+        axum::http::HeaderValue::from_static("application/json"),
+    );
+    resp
+}
+
+async fn admin_scenario(State(shared): State<Arc<Shared>>, body: Bytes) -> Response<Body> {
+    let text = match std::str::from_utf8(&body) {
+        Ok(t) => t,
+        Err(e) => return admin_error(format!("scenario is not UTF-8: {e}")),
+    };
+    // Parsing 100k resources takes a while; keep it off the async workers.
+    let text = text.to_string();
+    let parsed = tokio::task::spawn_blocking(move || Scenario::from_toml_str(&text)).await;
+    match parsed {
+        Ok(Ok(scenario)) => {
+            let shared2 = shared.clone();
+            let _ = tokio::task::spawn_blocking(move || shared2.set_scenario(scenario)).await;
+            axum::Json(json!({"status": "ok"})).into_response_body()
+        }
+        Ok(Err(e)) => admin_error(e.to_string()),
+        Err(e) => admin_error(format!("scenario load failed: {e}")),
+    }
+}
+
+async fn admin_put_faults(State(shared): State<Arc<Shared>>, body: Bytes) -> Response<Body> {
+    match serde_json::from_slice::<Faults>(&body) {
+        Ok(f) => match f.validate() {
+            Ok(()) => {
+                shared.set_faults(f);
+                axum::Json(json!({"status": "ok"})).into_response_body()
+            }
+            Err(e) => admin_error(e),
+        },
+        Err(e) => admin_error(format!("bad faults JSON: {e}")),
+    }
+}
+
+trait IntoResponseBody {
+    fn into_response_body(self) -> Response<Body>;
+}
+
+impl<T: Serialize> IntoResponseBody for axum::Json<T> {
+    fn into_response_body(self) -> Response<Body> {
+        axum::response::IntoResponse::into_response(self)
+    }
+}
+
+/// The parsed SigV4 credential scope.
+struct Scope {
+    access_key: String,
+    region: String,
+    service: String,
+}
+
+/// Reads `Credential=AKID/date/region/service/aws4_request` from the
+/// Authorization header. Signatures are not verified: the simulator only
+/// needs to know who is calling where.
+fn parse_scope(headers: &HeaderMap) -> Result<Scope, ApiError> {
+    let Some(value) = headers.get(axum::http::header::AUTHORIZATION) else {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "MissingAuthenticationTokenException",
+            "Missing Authentication Token",
+        ));
+    };
+    let garbled = || {
+        ApiError::bad_request(
+            "IncompleteSignatureException",
+            "Authorization header requires a 'Credential' parameter of the form AKID/date/region/service/aws4_request.",
+        )
+    };
+    let value = value.to_str().map_err(|_| garbled())?;
+    let rest = value.strip_prefix("AWS4-HMAC-SHA256").ok_or_else(garbled)?;
+    let credential = rest
+        .split(',')
+        .map(str::trim)
+        .find_map(|p| p.strip_prefix("Credential="))
+        .ok_or_else(garbled)?;
+    let parts: Vec<&str> = credential.split('/').collect();
+    match parts.as_slice() {
+        [akid, _date, region, service, "aws4_request"]
+            if !akid.is_empty() && !region.is_empty() && !service.is_empty() =>
+        {
+            Ok(Scope {
+                access_key: (*akid).to_string(),
+                region: (*region).to_string(),
+                service: (*service).to_string(),
+            })
+        }
+        _ => Err(garbled()),
+    }
+}
+
+/// Works out the protocol, the service the request is shaped for, and the
+/// operation, from what the SDK puts on the wire.
+fn identify(headers: &HeaderMap, uri: &Uri, body: &[u8]) -> (Protocol, &'static str, String) {
+    if let Some(target) = headers.get("x-amz-target").and_then(|v| v.to_str().ok()) {
+        let (prefix, op) = target.split_once('.').unwrap_or((target, ""));
+        let service = match prefix {
+            "InspectorService" => "inspector",
+            "AmazonSSM" => "ssm",
+            _ => "unknown",
+        };
+        return (Protocol::AwsJson, service, op.to_string());
+    }
+    if let Some(op) = inspector2::operation_for_path(uri.path()) {
+        return (Protocol::RestJson, "inspector2", op.to_string());
+    }
+    let is_form = headers
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
+    if is_form {
+        let op = sts::form_value(body, "Action").unwrap_or_default();
+        return (Protocol::Query, "sts", op);
+    }
+    if uri.path() == "/" {
+        (Protocol::AwsJson, "unknown", String::new())
+    } else {
+        (Protocol::RestJson, "inspector2", uri.path().to_string())
+    }
+}
+
+fn dispatch(service: &str, op: &str) -> Option<Handler> {
+    match service {
+        "inspector" => classic::handler(op),
+        "ssm" => ssm::handler(op),
+        "inspector2" => inspector2::handler(op),
+        "sts" => sts::handler(op),
+        _ => None,
+    }
+}
+
+/// The fault, if any, this call is answered with, and the latency to add.
+fn draw_fault(
+    shared: &Shared,
+    service: &str,
+    op: &str,
+    region: &str,
+    account: &str,
+) -> (Option<ApiError>, Duration) {
+    let mut st = lock(&shared.faults);
+    let st = &mut *st;
+    let seen = st.op_calls.entry(op.to_string()).or_insert(0);
+    *seen += 1;
+    let nth = *seen;
+    let f = &st.faults;
+    let jitter = if f.jitter_ms > 0 {
+        st.rng.gen_range(0..=f.jitter_ms)
+    } else {
+        0
+    };
+    let latency = Duration::from_millis(f.latency_ms.saturating_add(jitter));
+    let fault = if service == "inspector" && f.classic_retired_in(region) {
+        Some(classic::retired(op))
+    } else if f
+        .access_denied
+        .iter()
+        .any(|r| r.matches(region, service, account, op))
+    {
+        Some(access_denied(service, op))
+    } else if f.throttle_first_n.get(op).is_some_and(|n| nth <= *n)
+        || (f.throttle_probability > 0.0 && st.rng.gen::<f64>() < f.throttle_probability)
+    {
+        Some(throttled(service))
+    } else if f.server_error_probability > 0.0 && st.rng.gen::<f64>() < f.server_error_probability {
+        Some(server_error(service))
+    } else {
+        None
+    };
+    (fault, latency)
+}
+
+fn throttled(service: &str) -> ApiError {
+    match service {
+        "inspector2" => {
+            let mut e = ApiError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "ThrottlingException",
+                "Rate exceeded",
+            );
+            e.retry_after = Some(1);
+            e
+        }
+        "sts" => ApiError::bad_request("Throttling", "Rate exceeded"),
+        "ssm" => {
+            let mut e = ApiError::bad_request("ThrottlingException", "Rate exceeded");
+            e.pascal_message = true;
+            e
+        }
+        _ => ApiError::bad_request("ThrottlingException", "Rate exceeded"),
+    }
+}
+
+fn server_error(service: &str) -> ApiError {
+    let status = StatusCode::INTERNAL_SERVER_ERROR;
+    match service {
+        "inspector" => ApiError::new(status, "InternalException", "Internal error (simulated)")
+            .with("canRetry", true),
+        "ssm" => {
+            let mut e = ApiError::new(status, "InternalServerError", "Internal error (simulated)");
+            e.pascal_message = true;
+            e
+        }
+        "inspector2" => ApiError::new(
+            status,
+            "InternalServerException",
+            "Internal error (simulated)",
+        ),
+        _ => ApiError::new(status, "InternalFailure", "Internal error (simulated)"),
+    }
+}
+
+fn access_denied(service: &str, op: &str) -> ApiError {
+    let msg = format!("User is not authorized to perform: {service}:{op} (simulated)");
+    match service {
+        "inspector" => ApiError::bad_request("AccessDeniedException", msg)
+            .with("errorCode", "ACCESS_DENIED_TO_ASSESSMENT_RUN")
+            .with("canRetry", false),
+        "ssm" => {
+            let mut e = ApiError::bad_request("AccessDeniedException", msg);
+            e.pascal_message = true;
+            e
+        }
+        "sts" => ApiError::new(StatusCode::FORBIDDEN, "AccessDenied", msg),
+        _ => ApiError::new(StatusCode::FORBIDDEN, "AccessDeniedException", msg),
+    }
+}
+
+async fn aws_call(
+    State(shared): State<Arc<Shared>>,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response<Body> {
+    let request_id = shared.request_id();
+    let (protocol, shaped_for, op) = identify(&headers, &uri, &body);
+    let scope = match parse_scope(&headers) {
+        Ok(s) => s,
+        Err(e) => return error_response(protocol, &request_id, &e),
+    };
+    if shaped_for != "unknown" && shaped_for != scope.service {
+        let e = ApiError::new(
+            StatusCode::FORBIDDEN,
+            "InvalidSignatureException",
+            format!(
+                "Credential should be scoped to correct service: '{shaped_for}', not '{}'.",
+                scope.service
+            ),
+        );
+        return error_response(protocol, &request_id, &e);
+    }
+    let world = shared.world();
+    let account = world
+        .scenario
+        .access_keys
+        .get(&scope.access_key)
+        .cloned()
+        .unwrap_or_else(|| world.scenario.default_account.clone());
+    let service = scope.service.as_str();
+    let region = scope.region.as_str();
+
+    let Some(handler) = dispatch(service, &op) else {
+        shared.count(service, &op, region, false);
+        let e = if protocol == Protocol::RestJson {
+            ApiError::new(
+                StatusCode::NOT_FOUND,
+                "UnknownOperationException",
+                format!("No operation at {}", uri.path()),
+            )
+        } else {
+            ApiError::unknown_operation(&op)
+        };
+        return error_response(protocol, &request_id, &e);
+    };
+
+    let (fault, latency) = draw_fault(&shared, service, &op, region, &account);
+    shared.count(service, &op, region, fault.is_some());
+    if !latency.is_zero() {
+        tokio::time::sleep(latency).await;
+    }
+    if let Some(e) = fault {
+        return error_response(protocol, &request_id, &e);
+    }
+    let ctx = Ctx {
+        world: &world,
+        region,
+        account: &account,
+        access_key: &scope.access_key,
+        shared: &shared,
+    };
+    match handler(&ctx, &body) {
+        Ok(value) => match protocol {
+            Protocol::Query => sts::xml_response(&request_id, &op, &value),
+            _ => json_response(protocol, &request_id, &value),
+        },
+        Err(e) => error_response(protocol, &request_id, &e),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+    use super::*;
+
+    fn headers(auth: &str) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        h.insert("authorization", auth.parse().unwrap());
+        h
+    }
+
+    #[test]
+    fn scope_is_read_from_the_credential() {
+        let s = parse_scope(&headers(
+            "AWS4-HMAC-SHA256 Credential=AKID/20261122/eu-west-1/ssm/aws4_request, SignedHeaders=host, Signature=abc",
+        ))
+        .unwrap();
+        assert_eq!(
+            (s.access_key.as_str(), s.region.as_str(), s.service.as_str()),
+            ("AKID", "eu-west-1", "ssm")
+        );
+        for bad in [
+            "Basic abc",
+            "AWS4-HMAC-SHA256 Credential=AKID/20261122/eu-west-1",
+            "AWS4-HMAC-SHA256 SignedHeaders=host",
+            "AWS4-HMAC-SHA256 Credential=/20261122/eu-west-1/ssm/aws4_request",
+        ] {
+            let e = parse_scope(&headers(bad)).err().unwrap();
+            assert_eq!(e.code, "IncompleteSignatureException", "{bad}");
+        }
+        assert_eq!(
+            parse_scope(&HeaderMap::new()).err().unwrap().status,
+            StatusCode::FORBIDDEN
+        );
+    }
+}
