@@ -26,6 +26,7 @@ use std::time::Duration;
 use blindspot_core::{Evaluation, Finding, PeerFindings, Rule, Scope};
 use blindspot_store::{LifecycleChange, Store, StoreError};
 use chrono::{DateTime, TimeDelta, Utc};
+use futures::FutureExt;
 use rand::Rng;
 use serde::Serialize;
 use tokio::sync::{Notify, Semaphore};
@@ -415,6 +416,11 @@ where
                 _ = tokio::time::sleep(delay) => {}
             }
         }
+        // A "run now" that arrived since the wake-up is served by this
+        // activation: drop its stored permit so it does not cause a second,
+        // back-to-back run. One that arrives during the activation still
+        // counts, because it may ask about a state the activation missed.
+        let _ = wake.notified().now_or_never();
         activate(index, &rule, schedule, &rt).await;
         if rt.stop.is_cancelled() {
             break;

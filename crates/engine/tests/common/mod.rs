@@ -1,0 +1,172 @@
+//! A scriptable fake rule over a unit client type.
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+
+use async_trait::async_trait;
+use blindspot_core::{
+    EvalContext, Finding, Rule, RuleError, RuleMeta, RuleReport, Scope, Severity,
+};
+use blindspot_engine::Target;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::time::Instant;
+
+/// What one call does: wait this long, then answer (or panic).
+pub enum Step {
+    /// Wait, then report findings `0..n` of the listed numbers.
+    Report(Duration, Vec<u32>),
+    /// Wait, then fail.
+    Fail(Duration, String),
+    /// Panic at once.
+    Panic,
+}
+
+/// One call as seen by the fake.
+#[derive(Debug, Clone)]
+pub struct Call {
+    pub scope: Scope,
+    pub start: Instant,
+    pub end: Option<Instant>,
+    /// How many open findings of each peer rule the call saw.
+    pub peers_seen: usize,
+}
+
+type Script = dyn Fn(&Scope, usize) -> Step + Send + Sync;
+
+pub struct Fake {
+    meta: RuleMeta,
+    script: Box<Script>,
+    /// The peer rule whose findings the fake counts, if any.
+    peer: Option<&'static str>,
+    pub calls: Mutex<Vec<Call>>,
+    running: AtomicUsize,
+    pub max_running: AtomicUsize,
+}
+
+impl Fake {
+    pub fn new(
+        id: &'static str,
+        script: impl Fn(&Scope, usize) -> Step + Send + Sync + 'static,
+    ) -> Arc<Fake> {
+        Self::with_peer(id, None, script)
+    }
+
+    pub fn with_peer(
+        id: &'static str,
+        peer: Option<&'static str>,
+        script: impl Fn(&Scope, usize) -> Step + Send + Sync + 'static,
+    ) -> Arc<Fake> {
+        Arc::new(Fake {
+            meta: RuleMeta {
+                id,
+                aliases: &[],
+                severity: Severity::Medium,
+                summary: "a fake rule",
+            },
+            script: Box::new(script),
+            peer,
+            calls: Mutex::new(Vec::new()),
+            running: AtomicUsize::new(0),
+            max_running: AtomicUsize::new(0),
+        })
+    }
+
+    pub fn calls(&self) -> Vec<Call> {
+        self.calls.lock().unwrap().clone()
+    }
+
+    /// Calls in one scope, in start order.
+    pub fn calls_in(&self, region: &str) -> Vec<Call> {
+        self.calls()
+            .into_iter()
+            .filter(|c| c.scope.region == region)
+            .collect()
+    }
+}
+
+/// Decrements the running count even when the evaluation is cancelled.
+struct Running<'a>(&'a AtomicUsize);
+
+impl Drop for Running<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+#[async_trait]
+impl Rule<()> for Fake {
+    fn meta(&self) -> &RuleMeta {
+        &self.meta
+    }
+
+    async fn evaluate(&self, cx: &EvalContext<'_, ()>) -> Result<RuleReport, RuleError> {
+        let peers_seen = self
+            .peer
+            .map(|p| cx.peers.open_findings(p, cx.scope).len())
+            .unwrap_or(0);
+        let index = {
+            let mut calls = self.calls.lock().unwrap();
+            calls.push(Call {
+                scope: cx.scope.clone(),
+                start: Instant::now(),
+                end: None,
+                peers_seen,
+            });
+            calls.iter().filter(|c| c.scope == *cx.scope).count() - 1
+        };
+        let now = self.running.fetch_add(1, Ordering::SeqCst) + 1;
+        self.max_running.fetch_max(now, Ordering::SeqCst);
+        let _running = Running(&self.running);
+        let result = match (self.script)(cx.scope, index) {
+            Step::Panic => panic!("fake rule exploded"),
+            Step::Report(delay, ns) => {
+                tokio::time::sleep(delay).await;
+                Ok(RuleReport {
+                    findings: ns
+                        .iter()
+                        .map(|n| finding(self.meta.id, cx.scope, *n))
+                        .collect(),
+                    ..Default::default()
+                })
+            }
+            Step::Fail(delay, message) => {
+                tokio::time::sleep(delay).await;
+                Err(RuleError::Failed(message))
+            }
+        };
+        let mut calls = self.calls.lock().unwrap();
+        if let Some(call) = calls
+            .iter_mut()
+            .rev()
+            .find(|c| c.scope == *cx.scope && c.end.is_none())
+        {
+            call.end = Some(Instant::now());
+        }
+        result
+    }
+}
+
+pub fn finding(rule: &str, scope: &Scope, n: u32) -> Finding {
+    Finding::new(
+        rule,
+        "FAKE",
+        Severity::Medium,
+        scope,
+        &format!("r-{n}"),
+        "fake",
+    )
+}
+
+pub fn targets(regions: &[&str]) -> Vec<Target<()>> {
+    regions
+        .iter()
+        .map(|r| Target {
+            scope: Scope::new("111111111111", *r),
+            clients: Ok(Arc::new(())),
+        })
+        .collect()
+}
+
+pub fn secs(n: u64) -> Duration {
+    Duration::from_secs(n)
+}
