@@ -663,8 +663,9 @@ impl<'a> Evaluator<'a> {
             format!("{what} is not enabled in {}", self.scope.region)
         };
         let description = format!(
-            "Amazon Inspector reports {what} as {} for account {} in {}{}. Until it is ENABLED, \
-             Inspector does not scan these resources and reports no vulnerabilities for them.",
+            "BatchGetAccountStatus reports {what} as {} for account {} in {}{}. Until it is \
+             ENABLED, Inspector does not scan these resources and reports no vulnerabilities \
+             for them.",
             state.status,
             self.scope.account,
             self.scope.region,
