@@ -230,9 +230,9 @@ impl fmt::Display for Schedule {
         match self {
             Schedule::Rate(every) => {
                 let secs = every.as_secs();
-                let (n, unit) = if secs % 86_400 == 0 {
+                let (n, unit) = if secs.is_multiple_of(86_400) {
                     (secs / 86_400, "day")
-                } else if secs % 3_600 == 0 {
+                } else if secs.is_multiple_of(3_600) {
                     (secs / 3_600, "hour")
                 } else {
                     (secs / 60, "minute")
