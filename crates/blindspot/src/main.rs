@@ -1,1 +1,247 @@
-fn main() {}
+//! The `blindspot` binary: watches Amazon Inspector for what it cannot see.
+//!
+//! This crate is the thin edge: it parses the command line and the config
+//! file, wires the AWS adapter, rules, engine, store and server together, and
+//! turns errors into exit codes. Logic lives in the library crates.
+//!
+//! Exit codes of `check`: 0 no findings, 1 findings, 2 usage or config error,
+//! 3 some evaluation ended in `error` (results incomplete).
+
+mod aws;
+mod check;
+mod config;
+mod daemon;
+mod output;
+
+use anyhow::Context as _;
+use clap::{Parser, Subcommand, ValueEnum};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// Usage or config error.
+const EXIT_USAGE: u8 = 2;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "blindspot",
+    version,
+    about = "Finds where Amazon Inspector has gone blind: classic exclusions, broken v2 \
+             State Manager associations and uncovered resources."
+)]
+struct Cli {
+    /// Log filter (tracing env-filter syntax), e.g. `info` or `blindspot=debug`.
+    #[arg(long, global = true, env = "BLINDSPOT_LOG", default_value = "info")]
+    log: String,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the daemon: evaluate rules on their intervals and serve HTTP.
+    Run {
+        /// The config file.
+        #[arg(long, short)]
+        config: PathBuf,
+    },
+    /// Evaluate the enabled rules once and print the findings.
+    Check {
+        /// The config file; without it, defaults apply.
+        #[arg(long, short)]
+        config: Option<PathBuf>,
+        /// Regions to check, overriding the config (comma-separated).
+        #[arg(long, value_delimiter = ',')]
+        regions: Vec<String>,
+        /// Only these rules (ID or alias), even if disabled in the config.
+        #[arg(long = "rule")]
+        rules: Vec<String>,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
+    },
+    /// Start the simulated AWS with a built-in scenario and show blindspot on it;
+    /// no AWS account needed.
+    Demo {
+        /// Address of blindspot's HTTP server.
+        #[arg(long, default_value = "127.0.0.1:9477")]
+        listen: SocketAddr,
+        /// A scenario file instead of the built-in demo scenario.
+        #[arg(long)]
+        scenario: Option<PathBuf>,
+        /// Run one check, print it and exit instead of running the daemon.
+        #[arg(long)]
+        once: bool,
+        /// With --once: the output format.
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
+    },
+    /// List the rules with their IDs, aliases, severity and a summary.
+    Rules {
+        /// The config file (to show enabled state and intervals).
+        #[arg(long, short)]
+        config: Option<PathBuf>,
+    },
+    /// Run only the simulated AWS (for tests, benchmarks and experiments).
+    Sim {
+        /// The scenario file; default: the built-in demo scenario.
+        #[arg(long)]
+        scenario: Option<PathBuf>,
+        /// Generate a fleet with this many instances per region instead.
+        #[arg(long, conflicts_with = "scenario")]
+        fleet: Option<usize>,
+        /// Address to listen on (port 0 picks a free port).
+        #[arg(long, default_value = "127.0.0.1:0")]
+        listen: SocketAddr,
+    },
+}
+
+/// Output format of `check`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// Human-readable blocks.
+    Table,
+    /// One JSON document.
+    Json,
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(err) => {
+            // clap prints help and version on stdout with success, and usage
+            // errors on stderr; either way the exit code is decided here.
+            let _ = err.print();
+            return if err.use_stderr() {
+                ExitCode::from(EXIT_USAGE)
+            } else {
+                ExitCode::SUCCESS
+            };
+        }
+    };
+    init_tracing(&cli.log);
+    if matches!(cli.command, Command::Demo { .. }) {
+        demo_environment();
+    }
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(err) => {
+            eprintln!("error: cannot start the async runtime: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(dispatch(cli.command)) {
+        Ok(code) => ExitCode::from(code),
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            let usage = err.chain().any(|cause| {
+                cause.downcast_ref::<config::ConfigError>().is_some()
+                    || cause.downcast_ref::<check::SelectError>().is_some()
+            });
+            ExitCode::from(if usage { EXIT_USAGE } else { 1 })
+        }
+    }
+}
+
+async fn dispatch(command: Command) -> anyhow::Result<u8> {
+    match command {
+        Command::Run { config } => {
+            let config = config::Config::load(&config)?;
+            daemon::run(config, None).await?;
+            Ok(0)
+        }
+        Command::Check {
+            config,
+            regions,
+            rules,
+            format,
+        } => {
+            let mut config = match config {
+                Some(path) => config::Config::load(&path)?,
+                None => config::Config::default(),
+            };
+            if !regions.is_empty() {
+                config.aws.regions = regions;
+            }
+            check::run(&config, &rules, format).await
+        }
+        Command::Demo {
+            listen,
+            scenario,
+            once,
+            format,
+        } => {
+            let scenario = match scenario {
+                Some(path) => blindspot_sim::Scenario::from_path(&path)
+                    .with_context(|| format!("cannot load scenario {}", path.display()))?,
+                None => blindspot_sim::Scenario::embedded_demo(),
+            };
+            daemon::demo(scenario, listen, once, format).await
+        }
+        Command::Rules { config } => {
+            let config = match config {
+                Some(path) => config::Config::load(&path)?,
+                None => config::Config::default(),
+            };
+            print!("{}", check::rules_table(&config));
+            Ok(0)
+        }
+        Command::Sim {
+            scenario,
+            fleet,
+            listen,
+        } => {
+            let scenario = match (scenario, fleet) {
+                (Some(path), _) => blindspot_sim::Scenario::from_path(&path)
+                    .with_context(|| format!("cannot load scenario {}", path.display()))?,
+                (None, Some(instances)) => {
+                    blindspot_sim::generate::fleet(&blindspot_sim::generate::FleetSpec {
+                        instances_per_region: instances,
+                        ..Default::default()
+                    })
+                }
+                (None, None) => blindspot_sim::Scenario::embedded_demo(),
+            };
+            let sim = blindspot_sim::SimServer::start_on(listen, scenario)
+                .await
+                .context("cannot start the simulated AWS")?;
+            println!("simulated AWS listening on {}", sim.endpoint());
+            tokio::select! {
+                () = sim.wait() => {},
+                () = daemon::shutdown_signal() => {},
+            }
+            Ok(0)
+        }
+    }
+}
+
+/// The demo talks only to the simulated AWS, with made-up credentials, so it
+/// works on a machine without an AWS account and can never touch a real one.
+/// Set before the runtime starts, while the process has a single thread.
+fn demo_environment() {
+    for var in [
+        "AWS_PROFILE",
+        "AWS_SESSION_TOKEN",
+        "AWS_ENDPOINT_URL",
+        "AWS_ROLE_ARN",
+    ] {
+        std::env::remove_var(var);
+    }
+    std::env::set_var("AWS_ACCESS_KEY_ID", "AKIDBLINDSPOTDEMO");
+    std::env::set_var("AWS_SECRET_ACCESS_KEY", "demo-secret-not-a-real-key");
+    std::env::set_var("AWS_REGION", "us-east-1");
+    std::env::set_var("AWS_EC2_METADATA_DISABLED", "true");
+}
+
+fn init_tracing(filter: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_new(filter)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    // Logs go to stderr so `check --format json` keeps stdout clean.
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}

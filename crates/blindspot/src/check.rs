@@ -1,0 +1,109 @@
+//! `blindspot check` and `blindspot rules`.
+
+use blindspot_core::{CallCounter, Evaluation};
+use blindspot_rules::{all_rules, RuleEntry};
+use std::fmt::Write as _;
+
+use crate::config::Config;
+use crate::output;
+use crate::Format;
+
+/// A `--rule` that names no rule.
+#[derive(Debug, thiserror::Error)]
+#[error("unknown rule `{0}`; `blindspot rules` lists them")]
+pub struct SelectError(String);
+
+/// The rules to run: the requested ones (by ID or alias, even if disabled),
+/// or every enabled rule. Evaluation order is kept from `all_rules`.
+pub fn select(config: &Config, requested: &[String]) -> Result<Vec<RuleEntry>, SelectError> {
+    let entries = all_rules(&config.rules);
+    if requested.is_empty() {
+        return Ok(entries.into_iter().filter(|e| e.enabled).collect());
+    }
+    let matches = |entry: &RuleEntry, name: &str| {
+        let meta = entry.rule.meta();
+        meta.id.eq_ignore_ascii_case(name)
+            || meta.aliases.iter().any(|a| a.eq_ignore_ascii_case(name))
+    };
+    if let Some(unknown) = requested
+        .iter()
+        .find(|name| !entries.iter().any(|e| matches(e, name)))
+    {
+        return Err(SelectError(unknown.clone()));
+    }
+    Ok(entries
+        .into_iter()
+        .filter(|e| requested.iter().any(|name| matches(e, name)))
+        .collect())
+}
+
+/// Runs the selected rules once over every target and prints the result.
+pub async fn run(config: &Config, requested: &[String], format: Format) -> anyhow::Result<u8> {
+    let entries = select(config, requested)?;
+    let counter = CallCounter::default();
+    let targets = crate::aws::targets(&config.aws, counter).await?;
+    let evaluations = evaluate(&entries, &targets, config.aws.concurrency).await;
+    print(&evaluations, format)?;
+    Ok(output::exit_code(&evaluations))
+}
+
+/// Evaluates rules in order; later rules see earlier rules' findings.
+pub async fn evaluate(
+    entries: &[RuleEntry],
+    targets: &[blindspot_engine::Target<blindspot_aws::AwsClients>],
+    concurrency: usize,
+) -> Vec<Evaluation> {
+    let rules: Vec<_> = entries.iter().map(|e| e.rule.clone()).collect();
+    let options = blindspot_engine::RunOptions {
+        concurrency,
+        rule_timeouts: entries
+            .iter()
+            .map(|e| (e.rule.meta().id.to_owned(), e.timeout))
+            .collect(),
+        ..Default::default()
+    };
+    blindspot_engine::run_once(&rules, targets, &options).await
+}
+
+/// Prints evaluations in the chosen format.
+pub fn print(evaluations: &[Evaluation], format: Format) -> anyhow::Result<()> {
+    match format {
+        Format::Json => {
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&output::report(evaluations))?
+            );
+        }
+        Format::Table => print!("{}", output::table(evaluations)),
+    }
+    Ok(())
+}
+
+/// The text of `blindspot rules`.
+pub fn rules_table(config: &Config) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "{:<26} {:<16} {:<9} {:<8} {:<9} SUMMARY",
+        "ID", "ALIASES", "SEVERITY", "ENABLED", "INTERVAL"
+    );
+    for entry in all_rules(&config.rules) {
+        let meta = entry.rule.meta();
+        let aliases = if meta.aliases.is_empty() {
+            "-".to_owned()
+        } else {
+            meta.aliases.join(",")
+        };
+        let _ = writeln!(
+            out,
+            "{:<26} {:<16} {:<9} {:<8} {:<9} {}",
+            meta.id,
+            aliases,
+            meta.severity.as_str(),
+            if entry.enabled { "yes" } else { "no" },
+            humantime::format_duration(entry.interval).to_string(),
+            meta.summary
+        );
+    }
+    out
+}

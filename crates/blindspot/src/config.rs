@@ -1,0 +1,340 @@
+//! The configuration file: TOML, every key documented in
+//! `config/blindspot.example.toml`, unknown keys rejected.
+//!
+//! Errors name the file, the line and the key: `toml` reports the span of the
+//! offending value or key, and `deny_unknown_fields` turns a typo into an error
+//! instead of a silently ignored setting.
+
+use blindspot_rules::RulesConfig;
+use serde::Deserialize;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// The whole config file.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// `[aws]`.
+    #[serde(default)]
+    pub aws: AwsConfig,
+    /// `[server]`.
+    #[serde(default)]
+    pub server: ServerSection,
+    /// `[store]`.
+    #[serde(default)]
+    pub store: StoreSection,
+    /// `[scheduler]`.
+    #[serde(default)]
+    pub scheduler: SchedulerSection,
+    /// `[rules.<id>]`.
+    #[serde(default)]
+    pub rules: RulesConfig,
+}
+
+/// `[aws]`: where and how to reach AWS.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AwsConfig {
+    /// Regions to watch.
+    pub regions: Vec<String>,
+    /// Accounts to watch; empty means the default credential chain's account.
+    pub accounts: Vec<AccountConfig>,
+    /// An endpoint override for every service (also `AWS_ENDPOINT_URL`).
+    pub endpoint_url: Option<String>,
+    /// A named profile of the shared config files.
+    pub profile: Option<String>,
+    /// The limit for one API call including retries.
+    #[serde(with = "humantime_serde")]
+    pub operation_timeout: Duration,
+    /// The limit for one attempt of an API call.
+    #[serde(with = "humantime_serde")]
+    pub attempt_timeout: Duration,
+    /// Attempts per API call, including the first (standard retry mode).
+    pub max_attempts: u32,
+    /// How many (account, region) evaluations may run at once.
+    pub concurrency: usize,
+}
+
+impl Default for AwsConfig {
+    fn default() -> Self {
+        AwsConfig {
+            regions: vec!["us-east-1".to_owned()],
+            accounts: Vec::new(),
+            endpoint_url: None,
+            profile: None,
+            operation_timeout: Duration::from_secs(60),
+            attempt_timeout: Duration::from_secs(20),
+            max_attempts: 3,
+            concurrency: 4,
+        }
+    }
+}
+
+/// `[[aws.accounts]]`: one account, reached by assuming a role or through a profile.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AccountConfig {
+    /// A label for logs.
+    pub name: String,
+    /// The role to assume; absent means the default credentials' own account.
+    pub role_arn: Option<String>,
+    /// The external ID the role's trust policy requires.
+    pub external_id: Option<String>,
+    /// A profile to use instead of the default chain.
+    pub profile: Option<String>,
+}
+
+/// `[server]`: the HTTP endpoint of `blindspot run`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerSection {
+    /// Address to bind; loopback by default so nothing is exposed by accident.
+    pub listen: SocketAddr,
+    /// A file holding the bearer token for POST endpoints.
+    pub token_file: Option<PathBuf>,
+    /// An environment variable holding the bearer token.
+    pub token_env: Option<String>,
+    /// Requests taking longer are answered 408.
+    #[serde(with = "humantime_serde")]
+    pub request_timeout: Duration,
+}
+
+impl Default for ServerSection {
+    fn default() -> Self {
+        ServerSection {
+            listen: SocketAddr::from(([127, 0, 0, 1], 9477)),
+            token_file: None,
+            token_env: None,
+            request_timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+/// `[store]`: where findings live.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StoreSection {
+    /// The SQLite file; default `$STATE_DIRECTORY/blindspot.db` under systemd,
+    /// else `./blindspot.db`.
+    pub path: Option<PathBuf>,
+    /// Resolved findings older than this are deleted.
+    #[serde(with = "humantime_serde")]
+    pub retain_resolved: Duration,
+    /// Evaluation records older than this are deleted.
+    #[serde(with = "humantime_serde")]
+    pub retain_evaluations: Duration,
+}
+
+impl Default for StoreSection {
+    fn default() -> Self {
+        StoreSection {
+            path: None,
+            retain_resolved: Duration::from_secs(30 * 24 * 3600),
+            retain_evaluations: Duration::from_secs(14 * 24 * 3600),
+        }
+    }
+}
+
+/// `[scheduler]`: how `blindspot run` paces evaluations.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SchedulerSection {
+    /// The most random delay added to a tick, so rules do not hit AWS together.
+    #[serde(with = "humantime_serde")]
+    pub jitter: Duration,
+    /// How long in-flight evaluations may finish after SIGTERM before abort.
+    #[serde(with = "humantime_serde")]
+    pub shutdown_grace: Duration,
+}
+
+impl Default for SchedulerSection {
+    fn default() -> Self {
+        SchedulerSection {
+            jitter: Duration::from_secs(10),
+            shutdown_grace: Duration::from_secs(30),
+        }
+    }
+}
+
+/// A config file that could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The file is not valid TOML or has a bad key or value.
+    #[error("invalid config file {path}: {message}")]
+    Parse {
+        /// The file.
+        path: PathBuf,
+        /// toml's message: line, column, the key and what was expected.
+        message: String,
+    },
+    /// The values are individually fine but do not make sense together.
+    #[error("invalid config file {path}: {message}")]
+    Invalid {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong, naming the key.
+        message: String,
+    },
+}
+
+impl Config {
+    /// Reads and validates a config file.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        Config::parse(&text, path)
+    }
+
+    /// Parses and validates config text; `path` is only used in messages.
+    pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
+        let config: Config = toml::from_str(text).map_err(|e| ConfigError::Parse {
+            path: path.to_owned(),
+            message: describe_toml_error(text, &e),
+        })?;
+        config.validate().map_err(|message| ConfigError::Invalid {
+            path: path.to_owned(),
+            message,
+        })?;
+        Ok(config)
+    }
+
+    fn validate(&self) -> Result<(), String> {
+        if self.aws.regions.is_empty() {
+            return Err("key `aws.regions` must name at least one region".into());
+        }
+        if let Some(bad) = self.aws.regions.iter().find(|r| !is_region_name(r)) {
+            return Err(format!(
+                "key `aws.regions` has an invalid region name `{bad}`"
+            ));
+        }
+        if self.aws.concurrency == 0 {
+            return Err("key `aws.concurrency` must be at least 1".into());
+        }
+        if self.aws.max_attempts == 0 {
+            return Err("key `aws.max_attempts` must be at least 1".into());
+        }
+        let mut names: Vec<&str> = self.aws.accounts.iter().map(|a| a.name.as_str()).collect();
+        names.sort_unstable();
+        if let Some(pair) = names.windows(2).find(|w| w[0] == w[1]) {
+            return Err(format!(
+                "key `aws.accounts` names account `{}` twice",
+                pair[0]
+            ));
+        }
+        for entry in blindspot_rules::all_rules(&self.rules) {
+            let id = entry.rule.meta().id;
+            if entry.interval.is_zero() {
+                return Err(format!(
+                    "key `rules.{id}.interval` must be greater than zero"
+                ));
+            }
+            if entry.timeout.is_zero() {
+                return Err(format!(
+                    "key `rules.{id}.timeout` must be greater than zero"
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Region names look like `us-east-1` or `us-gov-west-1`; anything else is a
+/// typo that would otherwise surface as an obscure endpoint error.
+fn is_region_name(name: &str) -> bool {
+    let parts: Vec<&str> = name.split('-').collect();
+    parts.len() >= 3
+        && parts.iter().all(|p| {
+            !p.is_empty()
+                && p.chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
+        })
+        && parts
+            .last()
+            .is_some_and(|p| p.chars().all(|c| c.is_ascii_digit()))
+}
+
+/// toml's message already names the key; make sure the line is in it too, in
+/// one line that fits a terminal and a log.
+fn describe_toml_error(text: &str, err: &toml::de::Error) -> String {
+    let message = err.message().trim().to_owned();
+    match err.span() {
+        Some(span) => {
+            let line = text[..span.start.min(text.len())].matches('\n').count() + 1;
+            let source_line = text.lines().nth(line - 1).unwrap_or("").trim();
+            format!("line {line}: {message} (at `{source_line}`)")
+        }
+        None => message,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn parse(text: &str) -> Result<Config, ConfigError> {
+        Config::parse(text, Path::new("test.toml"))
+    }
+
+    #[test]
+    fn empty_config_has_defaults() {
+        let c = parse("").unwrap();
+        assert_eq!(c.aws.regions, ["us-east-1"]);
+        assert_eq!(c.server.listen.to_string(), "127.0.0.1:9477");
+        assert!(c.rules.exclusions.enabled);
+    }
+
+    #[test]
+    fn unknown_key_names_key_and_line() {
+        let err = parse("[aws]\nregions = [\"eu-west-1\"]\nregoins = 1\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("line 3"), "{err}");
+        assert!(err.contains("regoins"), "{err}");
+    }
+
+    #[test]
+    fn unknown_rule_key_names_key_and_line() {
+        let err = parse("[rules.inspector-exclusions]\nenabled = true\nlookbak = \"3d\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("line 3") && err.contains("lookbak"), "{err}");
+    }
+
+    #[test]
+    fn bad_value_names_line() {
+        let err = parse("\n[rules.inspector-exclusions]\ninterval = \"soon\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("line 3"), "{err}");
+    }
+
+    #[test]
+    fn semantic_errors_name_the_key() {
+        let err = parse("[aws]\nregions = [\"us east\"]\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("aws.regions"), "{err}");
+        let err = parse("[rules.inspector-exclusions]\ninterval = \"0s\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("rules.inspector-exclusions.interval"), "{err}");
+    }
+
+    #[test]
+    fn example_config_is_valid() {
+        let text = include_str!("../../../config/blindspot.example.toml");
+        parse(text).unwrap();
+    }
+}

@@ -1,0 +1,245 @@
+//! `blindspot run` and `blindspot demo`: the scheduler, the store and the HTTP
+//! server, wired together and stopped together.
+
+use anyhow::Context as _;
+use blindspot_core::CallCounter;
+use blindspot_engine::scheduler::{Retention, ScheduledRule, Scheduler, SchedulerOptions};
+use blindspot_engine::RuleSchedule;
+use blindspot_server::{AppState, EvaluationCounter, ServerConfig};
+use blindspot_store::{SqliteStore, Store};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::watch;
+
+use crate::config::{Config, ServerSection};
+use crate::Format;
+
+/// Resolves when SIGTERM or Ctrl-C arrives.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        if let Err(err) = tokio::signal::ctrl_c().await {
+            tracing::error!(error = %err, "cannot listen for Ctrl-C");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(err) => {
+                tracing::error!(error = %err, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutdown requested");
+}
+
+/// Reads the API token from the file or variable named in `[server]`.
+fn api_token(server: &ServerSection) -> anyhow::Result<Option<String>> {
+    let token = match (&server.token_file, &server.token_env) {
+        (Some(path), _) => Some(
+            std::fs::read_to_string(path)
+                .with_context(|| format!("cannot read server.token_file {}", path.display()))?,
+        ),
+        (None, Some(var)) => Some(std::env::var(var).with_context(|| {
+            format!("server.token_env names `{var}`, which is not set or not UTF-8")
+        })?),
+        (None, None) => None,
+    };
+    match token.map(|t| t.trim().to_owned()) {
+        Some(t) if t.is_empty() => anyhow::bail!("the configured API token is empty"),
+        other => Ok(other),
+    }
+}
+
+/// Runs the daemon until SIGTERM or Ctrl-C. `token` overrides `[server]`'s
+/// token source (the demo makes one up).
+pub async fn run(config: Config, token: Option<String>) -> anyhow::Result<()> {
+    let token = match token {
+        Some(t) => Some(t),
+        None => api_token(&config.server)?,
+    };
+    let path: PathBuf = config
+        .store
+        .path
+        .clone()
+        .unwrap_or_else(blindspot_store::default_db_path);
+    let store: Arc<dyn Store> = Arc::new(
+        SqliteStore::open(&path)
+            .with_context(|| format!("cannot open the store at {}", path.display()))?,
+    );
+    tracing::info!(path = %path.display(), "store opened");
+
+    // Bind before anything slow, so a port conflict fails fast.
+    let listener = tokio::net::TcpListener::bind(config.server.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", config.server.listen))?;
+    let addr = listener.local_addr()?;
+
+    let calls = CallCounter::default();
+    let targets = crate::aws::targets(&config.aws, calls.clone()).await?;
+    let evaluations = EvaluationCounter::default();
+    let hook_counter = evaluations.clone();
+    let rules: Vec<ScheduledRule<blindspot_aws::AwsClients>> =
+        blindspot_rules::all_rules(&config.rules)
+            .into_iter()
+            .filter(|e| e.enabled)
+            .map(|e| ScheduledRule {
+                rule: e.rule,
+                schedule: RuleSchedule {
+                    interval: e.interval,
+                    timeout: e.timeout,
+                },
+            })
+            .collect();
+    let options = SchedulerOptions {
+        concurrency: config.aws.concurrency,
+        jitter: config.scheduler.jitter,
+        shutdown_grace: config.scheduler.shutdown_grace,
+        retention: Some(Retention {
+            resolved_findings: config.store.retain_resolved,
+            evaluations: config.store.retain_evaluations,
+            ..Retention::default()
+        }),
+        on_evaluation: Some(Arc::new(move |evaluation, change| {
+            hook_counter.record(&evaluation.rule, evaluation.status);
+            match change {
+                Ok(change) => tracing::info!(
+                    rule = %evaluation.rule,
+                    account = %evaluation.scope.account,
+                    region = %evaluation.scope.region,
+                    status = evaluation.status.as_str(),
+                    error = evaluation.error.as_deref().unwrap_or(""),
+                    findings = evaluation.findings.len(),
+                    opened = change.opened,
+                    reopened = change.reopened,
+                    resolved = change.resolved,
+                    "evaluation recorded"
+                ),
+                Err(err) => tracing::error!(
+                    rule = %evaluation.rule,
+                    error = %err,
+                    "evaluation could not be recorded"
+                ),
+            }
+        })),
+    };
+    let scheduler = Scheduler::new(rules, targets, Arc::clone(&store), options)?;
+    let state = AppState {
+        store,
+        control: scheduler.control(),
+        calls,
+        evaluations,
+        api_token: token,
+        version: env!("CARGO_PKG_VERSION"),
+    };
+    let server_config = ServerConfig {
+        listen: addr,
+        api_token: None,
+        request_timeout: config.server.request_timeout,
+        ..ServerConfig::default()
+    };
+
+    println!("blindspot listening on http://{addr}/");
+    // One signal fans out to the scheduler and the server.
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let server_stop = wait_for(stop_rx.clone());
+    let server = tokio::spawn(async move {
+        blindspot_server::serve(listener, state, &server_config, server_stop).await
+    });
+    let signal = tokio::spawn(async move {
+        shutdown_signal().await;
+        let _ = stop_tx.send(true);
+    });
+    let report = scheduler.run(wait_for(stop_rx)).await;
+    signal.abort();
+    tracing::info!(?report, "scheduler stopped");
+    // The server drains in-flight requests; bound it like the scheduler.
+    match tokio::time::timeout(Duration::from_secs(5), server).await {
+        Ok(Ok(Ok(()))) => {}
+        Ok(Ok(Err(err))) => return Err(err).context("HTTP server failed"),
+        Ok(Err(err)) => anyhow::bail!("HTTP server task failed: {err}"),
+        Err(_) => tracing::warn!("HTTP server did not drain within 5s"),
+    }
+    Ok(())
+}
+
+async fn wait_for(mut stop: watch::Receiver<bool>) {
+    // An error means the sender is gone, which also means stop.
+    let _ = stop.wait_for(|stop| *stop).await;
+}
+
+/// `blindspot demo`: the simulated AWS with a scenario, and blindspot against it.
+pub async fn demo(
+    scenario: blindspot_sim::Scenario,
+    listen: SocketAddr,
+    once: bool,
+    format: Format,
+) -> anyhow::Result<u8> {
+    let mut regions: Vec<String> = scenario.regions.iter().map(|r| r.region.clone()).collect();
+    regions.sort();
+    regions.dedup();
+    if regions.is_empty() {
+        anyhow::bail!("the scenario has no regions");
+    }
+    let sim = blindspot_sim::SimServer::start(scenario)
+        .await
+        .context("cannot start the simulated AWS")?;
+    eprintln!("simulated AWS listening on {}", sim.endpoint());
+
+    let mut config = Config::default();
+    config.aws.regions = regions;
+    config.aws.endpoint_url = Some(sim.endpoint());
+    // The simulator answers at once; a short timeout keeps a bug from hanging the demo.
+    config.aws.operation_timeout = Duration::from_secs(20);
+    if once {
+        return crate::check::run(&config, &[], format).await;
+    }
+
+    config.server.listen = listen;
+    // Short intervals so the demo shows the lifecycle within minutes.
+    config.rules.exclusions.interval = Duration::from_secs(60);
+    config.rules.associations.interval = Duration::from_secs(30);
+    config.rules.coverage.interval = Duration::from_secs(45);
+    config.scheduler.jitter = Duration::from_secs(2);
+    config.scheduler.shutdown_grace = Duration::from_secs(5);
+    let dir = std::env::temp_dir().join(format!("blindspot-demo-{}", std::process::id()));
+    config.store.path = Some(dir.join("blindspot.db"));
+    let token = demo_token();
+    println!("demo API token (for \"run now\"): {token}");
+    println!("press Ctrl-C to stop");
+    let result = run(config, Some(token)).await;
+    let _ = std::fs::remove_dir_all(&dir);
+    sim.shutdown().await;
+    result.map(|()| 0)
+}
+
+/// A throwaway token for the demo's POST endpoints, unguessable enough for a
+/// loopback demo without pulling in a CSPRNG dependency for the binary.
+fn demo_token() -> String {
+    use std::collections::hash_map::RandomState;
+    use std::hash::{BuildHasher, Hasher};
+    let mut out = String::new();
+    for _ in 0..2 {
+        let mut h = RandomState::new().build_hasher();
+        h.write_u128(
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_nanos())
+                .unwrap_or(0),
+        );
+        out.push_str(&format!("{:016x}", h.finish()));
+    }
+    out
+}
