@@ -1019,3 +1019,31 @@ async fn snapshot_of_a_disabled_region() {
         insta::assert_json_snapshot!("coverage_disabled_region", report);
     });
 }
+
+#[tokio::test]
+async fn a_scan_type_still_enabling_is_reported_low() {
+    let mut status = enabled();
+    status.ec2 = Some(state("ENABLING"));
+    let report = run_ok(&CoverageConfig::default(), Fake::new().with_status(status)).await;
+    assert_eq!(codes(&report), [EC2_SCANNING_DISABLED]);
+    assert_eq!(report.findings[0].severity, Severity::Low);
+    assert!(report.findings[0].title.contains("still being enabled"));
+}
+
+#[tokio::test]
+async fn metric_labels_stay_bounded_for_malformed_reasons() {
+    let fake = Fake::new().with_inactive(vec![ec2("i-1", "INACTIVE", "i-0123 is broken!")]);
+    let report = run_ok(&CoverageConfig::default(), fake).await;
+    // Still reported, under its own code, but labelled INVALID in metrics.
+    assert_eq!(codes(&report), ["i-0123 is broken!"]);
+    assert_eq!(measured(&report, "INVALID"), Some(1.0));
+    assert_eq!(measured(&report, "i-0123 is broken!"), None);
+    let labels: Vec<&str> = report
+        .measurements
+        .iter()
+        .filter(|m| m.name == "coverage_resources")
+        .map(|m| m.labels["reason"].as_str())
+        .collect();
+    // The 39 known reasons (zeros included) plus INVALID.
+    assert_eq!(labels.len(), reasons::REASONS.len() + 1);
+}
