@@ -19,6 +19,7 @@
 use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::future::Future;
+use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
@@ -36,6 +37,9 @@ use tokio_util::sync::CancellationToken;
 
 use crate::runner::evaluate;
 use crate::{Control, EngineError, RuleSchedule, RuleState, Target};
+
+/// The longest interval, jitter or grace the scheduler accepts.
+const MAX_DURATION: Duration = Duration::from_secs(366 * 24 * 60 * 60);
 
 /// A rule and when it runs.
 pub struct ScheduledRule<C: ?Sized> {
@@ -55,8 +59,8 @@ impl<C: ?Sized> Clone for ScheduledRule<C> {
 }
 
 /// Called after each evaluation is recorded (or failed to be), for logs and
-/// metrics. It runs on the scheduler's tasks, so it must be quick and must not
-/// panic.
+/// metrics. It runs on the scheduler's tasks, so it must be quick; a panic in
+/// it is caught and logged.
 pub type EvaluationHook =
     Arc<dyn Fn(&Evaluation, &Result<LifecycleChange, StoreError>) + Send + Sync>;
 
@@ -241,10 +245,28 @@ where
                 )));
             }
         }
-        if options.concurrency == 0 {
-            return Err(EngineError::InvalidConfig(
-                "concurrency must be at least 1".to_owned(),
-            ));
+        if options.concurrency == 0 || options.concurrency > Semaphore::MAX_PERMITS {
+            return Err(EngineError::InvalidConfig(format!(
+                "concurrency must be between 1 and {}",
+                Semaphore::MAX_PERMITS
+            )));
+        }
+        // Timer arithmetic (`now + interval`) panics on overflow; no real
+        // schedule comes near a year.
+        let mut durations = vec![
+            ("jitter", options.jitter),
+            ("shutdown grace", options.shutdown_grace),
+        ];
+        durations.extend(rules.iter().map(|r| ("interval", r.schedule.interval)));
+        if let Some(retention) = &options.retention {
+            durations.push(("retention interval", retention.every));
+        }
+        for (what, d) in durations {
+            if d > MAX_DURATION {
+                return Err(EngineError::InvalidConfig(format!(
+                    "{what} of {d:?} is longer than a year"
+                )));
+            }
         }
         if let Some(retention) = &options.retention {
             if retention.every.is_zero() {
@@ -346,6 +368,7 @@ where
         }
         for state in shared.states().iter_mut() {
             state.next_run = None;
+            state.running = false;
         }
         SchedulerReport {
             activations: shared.activations.load(Ordering::SeqCst),
@@ -427,7 +450,7 @@ where
         }
         interval.reset();
         delay = sample_jitter(rt.jitter);
-        let next = wall_clock_after(schedule.interval + delay);
+        let next = wall_clock_after(schedule.interval.saturating_add(delay));
         rt.shared.update(index, |s| s.next_run = next);
     }
 }
@@ -509,7 +532,12 @@ async fn record<C: ?Sized>(rt: &Runtime<C>, evaluation: Evaluation) {
         }
     }
     if let Some(hook) = &rt.hook {
-        hook(&evaluation, &result);
+        // The hook is the binary's code; a bug in it must not end this rule's
+        // schedule, which would silently stop monitoring.
+        let called = std::panic::catch_unwind(AssertUnwindSafe(|| hook(&evaluation, &result)));
+        if called.is_err() {
+            tracing::error!(rule = evaluation.rule, "the evaluation hook panicked");
+        }
     }
 }
 

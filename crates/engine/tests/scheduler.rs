@@ -420,3 +420,47 @@ fn duplicate_ids_and_impossible_schedules_are_rejected() {
     .unwrap();
     assert!(matches!(err, EngineError::InvalidConfig(_)), "{err}");
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_panicking_hook_does_not_stop_the_schedule() {
+    let rule = Fake::new("r", |_, _| Step::Report(secs(0), vec![]));
+    let run = start(
+        vec![scheduled(&rule, 60, 10)],
+        &["eu-west-1"],
+        SchedulerOptions {
+            on_evaluation: Some(Arc::new(|_, _| panic!("hook bug"))),
+            ..options()
+        },
+    );
+    sleep(secs(130)).await;
+    let report = run.stop().await;
+    assert_eq!(rule.calls().len(), 3);
+    assert_eq!(report.evaluations_recorded, 3);
+}
+
+#[test]
+fn durations_beyond_a_year_are_rejected() {
+    let store: Arc<dyn Store> = Arc::new(SqliteStore::open_in_memory().unwrap());
+    let a = Fake::new("a", |_, _| Step::Report(secs(0), vec![]));
+    let err = Scheduler::new(
+        vec![scheduled(&a, u64::MAX / 2, 10)],
+        targets(&["eu-west-1"]),
+        store.clone(),
+        options(),
+    )
+    .err()
+    .unwrap();
+    assert!(err.to_string().contains("interval"), "{err}");
+    let err = Scheduler::new(
+        vec![scheduled(&a, 60, 10)],
+        targets(&["eu-west-1"]),
+        store,
+        SchedulerOptions {
+            jitter: Duration::MAX,
+            ..options()
+        },
+    )
+    .err()
+    .unwrap();
+    assert!(err.to_string().contains("jitter"), "{err}");
+}
