@@ -510,7 +510,8 @@ async fn record<C: ?Sized>(rt: &Runtime<C>, evaluation: Evaluation) {
     match &result {
         Ok(change) => {
             rt.shared.recorded.fetch_add(1, Ordering::SeqCst);
-            tracing::info!(
+            // Debug only: the binary's hook logs each evaluation at info.
+            tracing::debug!(
                 rule = evaluation.rule,
                 scope = %evaluation.scope,
                 status = evaluation.status.as_str(),

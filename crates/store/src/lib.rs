@@ -114,6 +114,29 @@ pub struct EvaluationRecord {
     pub counts: BTreeMap<String, u64>,
 }
 
+/// A transition in a finding's history.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FindingEventKind {
+    /// First seen.
+    Opened,
+    /// Seen again after being resolved.
+    Reopened,
+    /// Absent from a complete evaluation.
+    Resolved,
+}
+
+/// One entry of a finding's history.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FindingEvent {
+    /// What happened.
+    pub kind: FindingEventKind,
+    /// When (the causing evaluation's end).
+    pub at: DateTime<Utc>,
+    /// The causing evaluation, unless retention has pruned it since.
+    pub evaluation_id: Option<i64>,
+}
+
 /// What [`Store::record_evaluation`] changed.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LifecycleChange {

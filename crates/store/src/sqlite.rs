@@ -24,8 +24,8 @@ use rusqlite::{params, params_from_iter, Connection, OptionalExtension, Row, Tra
 
 use crate::migrations;
 use crate::{
-    EvaluationRecord, FindingPage, FindingQuery, FindingStatus, LifecycleChange, Store, StoreError,
-    StoredFinding,
+    EvaluationRecord, FindingEvent, FindingEventKind, FindingPage, FindingQuery, FindingStatus,
+    LifecycleChange, Store, StoreError, StoredFinding,
 };
 
 /// Page size when a query asks for 0.
@@ -113,6 +113,40 @@ impl SqliteStore {
         let mut stmt = conn.prepare("PRAGMA integrity_check")?;
         let rows = stmt.query_map([], |r| r.get::<_, String>(0))?;
         Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// A finding's transitions, oldest first (empty for an unknown id).
+    pub fn finding_history(&self, id: &str) -> Result<Vec<FindingEvent>, StoreError> {
+        let conn = self.lock();
+        let mut stmt = conn.prepare(
+            "SELECT kind, at, evaluation_id FROM finding_events WHERE finding_id = ?1 ORDER BY id",
+        )?;
+        let rows = stmt
+            .query_map([id], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, i64>(1)?,
+                    r.get::<_, Option<i64>>(2)?,
+                ))
+            })?
+            .collect::<Result<Vec<_>, _>>()?;
+        rows.into_iter()
+            .map(|(kind, at, evaluation_id)| {
+                let kind = match kind.as_str() {
+                    "opened" => FindingEventKind::Opened,
+                    "reopened" => FindingEventKind::Reopened,
+                    "resolved" => FindingEventKind::Resolved,
+                    other => {
+                        return Err(StoreError::Corrupt(format!("event kind `{other}`")));
+                    }
+                };
+                Ok(FindingEvent {
+                    kind,
+                    at: from_micros(at)?,
+                    evaluation_id,
+                })
+            })
+            .collect()
     }
 
     fn lock(&self) -> MutexGuard<'_, Connection> {
@@ -403,53 +437,53 @@ fn upsert_finding(
         .map_err(|err| StoreError::InvalidEvaluation(format!("finding {}: {err}", f.id)))?;
     match previous {
         None => {
-            tx.execute(
+            tx.prepare_cached(
                 "INSERT INTO findings (id, rule, code, severity, account, region, resource, \
                  title, description, recommendation, remediation, details, first_seen, \
                  last_seen, resolved_at, status, reopen_count) \
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?13, NULL, \
                  'open', 0)",
-                params![
-                    f.id,
-                    f.rule,
-                    f.code,
-                    severity_rank(f.severity),
-                    f.account,
-                    f.region,
-                    f.resource,
-                    f.title,
-                    f.description,
-                    f.recommendation,
-                    f.remediation,
-                    details,
-                    at
-                ],
-            )?;
+            )?
+            .execute(params![
+                f.id,
+                f.rule,
+                f.code,
+                severity_rank(f.severity),
+                f.account,
+                f.region,
+                f.resource,
+                f.title,
+                f.description,
+                f.recommendation,
+                f.remediation,
+                details,
+                at
+            ])?;
         }
         Some(status) => {
             // Text fields follow the latest report; identity columns cannot
             // change because the id is a hash of them. A resolved finding
             // reopens here, keeping first_seen.
             let reopen = i64::from(status == "resolved");
-            tx.execute(
+            tx.prepare_cached(
                 "UPDATE findings SET code = ?2, severity = ?3, resource = ?4, title = ?5, \
                  description = ?6, recommendation = ?7, remediation = ?8, details = ?9, \
                  last_seen = ?10, status = 'open', resolved_at = NULL, \
                  reopen_count = reopen_count + ?11 WHERE id = ?1",
-                params![
-                    f.id,
-                    f.code,
-                    severity_rank(f.severity),
-                    f.resource,
-                    f.title,
-                    f.description,
-                    f.recommendation,
-                    f.remediation,
-                    details,
-                    at,
-                    reopen
-                ],
-            )?;
+            )?
+            .execute(params![
+                f.id,
+                f.code,
+                severity_rank(f.severity),
+                f.resource,
+                f.title,
+                f.description,
+                f.recommendation,
+                f.remediation,
+                details,
+                at,
+                reopen
+            ])?;
         }
     }
     Ok(())
@@ -462,10 +496,10 @@ fn add_event(
     kind: &str,
     at: i64,
 ) -> Result<(), StoreError> {
-    tx.execute(
+    tx.prepare_cached(
         "INSERT INTO finding_events (finding_id, evaluation_id, kind, at) VALUES (?1, ?2, ?3, ?4)",
-        params![finding, evaluation, kind, at],
-    )?;
+    )?
+    .execute(params![finding, evaluation, kind, at])?;
     Ok(())
 }
 
@@ -478,7 +512,22 @@ impl Store for SqliteStore {
     /// report winning.
     fn record_evaluation(&self, evaluation: &Evaluation) -> Result<LifecycleChange, StoreError> {
         validate(evaluation)?;
-        let measurements = serde_json::to_string(&evaluation.measurements)
+        // JSON has no NaN or infinity (serde_json writes them as null, which
+        // would not read back), so such measurements are not kept.
+        let finite: Vec<&Measurement> = evaluation
+            .measurements
+            .iter()
+            .filter(|m| m.value.is_finite())
+            .collect();
+        if finite.len() != evaluation.measurements.len() {
+            tracing::warn!(
+                rule = evaluation.rule,
+                scope = %evaluation.scope,
+                dropped = evaluation.measurements.len() - finite.len(),
+                "not storing non-finite measurements"
+            );
+        }
+        let measurements = serde_json::to_string(&finite)
             .map_err(|err| StoreError::InvalidEvaluation(format!("measurements: {err}")))?;
         let counts = serde_json::to_string(&evaluation.counts)
             .map_err(|err| StoreError::InvalidEvaluation(format!("counts: {err}")))?;
@@ -510,9 +559,8 @@ impl Store for SqliteStore {
         let mut change = LifecycleChange::default();
         for (id, f) in &seen {
             let previous: Option<String> = tx
-                .query_row("SELECT status FROM findings WHERE id = ?1", [id], |r| {
-                    r.get(0)
-                })
+                .prepare_cached("SELECT status FROM findings WHERE id = ?1")?
+                .query_row([id], |r| r.get(0))
                 .optional()?;
             upsert_finding(&tx, f, previous.as_deref(), at)?;
             match previous.as_deref() {

@@ -5,8 +5,8 @@ mod common;
 
 use blindspot_core::{EvaluationStatus, Measurement, Severity};
 use blindspot_store::{
-    default_db_path_from, FindingQuery, FindingStatus, LifecycleChange, SqliteStore, Store,
-    StoreError,
+    default_db_path_from, FindingEventKind, FindingQuery, FindingStatus, LifecycleChange,
+    SqliteStore, Store, StoreError,
 };
 use common::{evaluation, finding, ok, scope, t};
 use std::collections::BTreeSet;
@@ -469,4 +469,57 @@ fn default_path_follows_systemd_state_directory() {
         default_db_path_from(Some(OsStr::new(""))),
         PathBuf::from("blindspot.db")
     );
+}
+
+#[test]
+fn history_records_every_transition_with_its_evaluation() {
+    let s = store();
+    let sc = scope("111111111111", "eu-west-1");
+    let id = finding(RULE, &sc, 1).id;
+    s.record_evaluation(&ok(RULE, &sc, t(0), &[1])).unwrap();
+    s.record_evaluation(&ok(RULE, &sc, t(10), &[1])).unwrap();
+    s.record_evaluation(&ok(RULE, &sc, t(20), &[])).unwrap();
+    s.record_evaluation(&evaluation(
+        RULE,
+        &sc,
+        EvaluationStatus::Error,
+        t(25),
+        vec![],
+    ))
+    .unwrap();
+    s.record_evaluation(&ok(RULE, &sc, t(30), &[1])).unwrap();
+    let history = s.finding_history(&id).unwrap();
+    let kinds: Vec<_> = history.iter().map(|e| (e.kind, e.at)).collect();
+    assert_eq!(
+        kinds,
+        [
+            (FindingEventKind::Opened, t(0)),
+            (FindingEventKind::Resolved, t(20)),
+            (FindingEventKind::Reopened, t(30)),
+        ]
+    );
+    let evals = s.evaluations(None, 10).unwrap();
+    // Newest first: the reopen came from the last evaluation.
+    assert_eq!(history[2].evaluation_id, Some(evals[0].id));
+    // Pruning the evaluations keeps the history, without the link.
+    s.prune(t(0), t(1000)).unwrap();
+    let history = s.finding_history(&id).unwrap();
+    assert_eq!(history.len(), 3);
+    assert!(history.iter().all(|e| e.evaluation_id.is_none()));
+    assert!(s.finding_history("unknown").unwrap().is_empty());
+}
+
+#[test]
+fn non_finite_measurements_are_dropped_not_stored_unreadably() {
+    let s = store();
+    let sc = scope("111111111111", "eu-west-1");
+    let mut e = ok(RULE, &sc, t(0), &[]);
+    e.measurements = vec![
+        Measurement::new("good", &[], 2.0),
+        Measurement::new("nan", &[], f64::NAN),
+        Measurement::new("inf", &[], f64::INFINITY),
+    ];
+    s.record_evaluation(&e).unwrap();
+    let rec = &s.evaluations(None, 10).unwrap()[0];
+    assert_eq!(rec.measurements, vec![Measurement::new("good", &[], 2.0)]);
 }
