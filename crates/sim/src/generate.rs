@@ -353,6 +353,7 @@ mod tests {
         let started = std::time::Instant::now();
         let s = fleet(&spec);
         assert_eq!(s.regions[0].coverage.len(), 100_000);
+        eprintln!("generated 100k instances in {:?}", started.elapsed());
         // Generous for a debug build on a shared 2-core machine.
         assert!(started.elapsed() < std::time::Duration::from_secs(20));
     }

@@ -176,3 +176,21 @@ async fn dropping_or_shutting_down_stops_the_server() {
         .await
         .is_err());
 }
+
+/// Every scenario file in the repository loads: a typo in one that another
+/// test relies on shows up here with its file name and line.
+#[test]
+fn every_scenario_file_parses() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/scenarios");
+    let mut n = 0;
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "toml") {
+            if let Err(e) = Scenario::from_path(&path) {
+                panic!("{}: {e}", path.display());
+            }
+            n += 1;
+        }
+    }
+    assert!(n >= 2, "found only {n} scenario files in {}", dir.display());
+}
