@@ -221,6 +221,13 @@ impl Config {
         if self.aws.concurrency == 0 {
             return Err("key `aws.concurrency` must be at least 1".into());
         }
+        if self.aws.attempt_timeout > self.aws.operation_timeout {
+            return Err(format!(
+                "key `aws.attempt_timeout` ({}) must not exceed `aws.operation_timeout` ({})",
+                humantime::format_duration(self.aws.attempt_timeout),
+                humantime::format_duration(self.aws.operation_timeout)
+            ));
+        }
         if self.aws.max_attempts == 0 {
             return Err("key `aws.max_attempts` must be at least 1".into());
         }

@@ -1,0 +1,366 @@
+//! `blindspot run` as an operator runs it: the real binary on `127.0.0.1:0`
+//! against the simulated AWS, observed only through HTTP and the store file.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use blindspot_sim::{AccessDenied, Faults, Scenario};
+use blindspot_store::Store as _;
+use common::command;
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Stdio};
+use std::time::{Duration, Instant};
+
+const TOKEN: &str = "test-token-0123456789";
+
+fn scenario(east: bool, west: bool) -> Scenario {
+    let mut toml = String::new();
+    for (region, instance, present) in
+        [("us-east-1", "i-east", east), ("eu-west-1", "i-west", west)]
+    {
+        toml.push_str(&format!(
+            "[[region]]\nregion = \"{region}\"\n[[region.assessment_run]]\n\
+             arn = \"arn:aws:inspector:{region}:123456789012:target/0-t/template/0-a/run/0-r\"\n\
+             completed_at = \"-1d\"\n"
+        ));
+        if present {
+            toml.push_str(&format!(
+                "[[region.assessment_run.exclusion]]\ntitle = \"Agent not found\"\n\
+                 description = \"d\"\nrecommendation = \"r\"\ninstance = \"{instance}\"\n"
+            ));
+        }
+    }
+    Scenario::from_toml_str(&toml).unwrap()
+}
+
+fn config(endpoint: &str, db: &Path) -> String {
+    format!(
+        r#"
+[aws]
+regions = ["us-east-1", "eu-west-1"]
+endpoint_url = "{endpoint}"
+operation_timeout = "10s"
+attempt_timeout = "5s"
+max_attempts = 1
+
+[server]
+listen = "127.0.0.1:0"
+token_env = "BLINDSPOT_TEST_TOKEN"
+
+[store]
+path = "{db}"
+
+[scheduler]
+jitter = "0s"
+shutdown_grace = "2s"
+
+[rules.inspector-exclusions]
+interval = "1s"
+
+[rules.inspector2-associations]
+enabled = false
+
+[rules.inspector2-coverage]
+enabled = false
+"#,
+        db = db.display()
+    )
+}
+
+struct Daemon {
+    child: Child,
+    base: String,
+}
+
+impl Daemon {
+    fn start(endpoint: &str, config_path: &Path) -> Daemon {
+        let mut cmd = command(endpoint);
+        cmd.env("BLINDSPOT_TEST_TOKEN", TOKEN)
+            .args(["run", "--config"])
+            .arg(config_path)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null());
+        let mut child = cmd.spawn().unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let mut line = String::new();
+        BufReader::new(stdout).read_line(&mut line).unwrap();
+        let base = line
+            .trim()
+            .strip_prefix("blindspot listening on ")
+            .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
+            .trim_end_matches('/')
+            .to_owned();
+        Daemon { child, base }
+    }
+
+    fn kill9(&mut self) {
+        // Child::kill sends SIGKILL on Unix: no chance to clean up.
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+async fn get(url: &str) -> (u16, Value) {
+    let resp = reqwest::get(url).await.unwrap();
+    let status = resp.status().as_u16();
+    let text = resp.text().await.unwrap();
+    (
+        status,
+        serde_json::from_str(&text).unwrap_or(Value::String(text)),
+    )
+}
+
+async fn wait_until<F, Fut>(what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while Instant::now() < deadline {
+        if check().await {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    panic!("timed out waiting for {what}");
+}
+
+async fn findings(base: &str, query: &str) -> Vec<Value> {
+    let (status, body) = get(&format!("{base}/api/v1/findings?{query}")).await;
+    assert_eq!(status, 200, "{body}");
+    body["findings"].as_array().unwrap().clone()
+}
+
+fn resources(findings: &[Value]) -> Vec<String> {
+    let mut r: Vec<String> = findings
+        .iter()
+        .map(|f| f["resource"].as_str().unwrap().to_owned())
+        .collect();
+    r.sort();
+    r
+}
+
+/// Parses the text exposition into (name{labels}) → value, checking every
+/// sample line is well formed.
+fn parse_metrics(text: &str) -> BTreeMap<String, f64> {
+    let mut out = BTreeMap::new();
+    for line in text
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.is_empty())
+    {
+        let (series, value) = line
+            .rsplit_once(' ')
+            .unwrap_or_else(|| panic!("bad line {line}"));
+        let value: f64 = value
+            .parse()
+            .unwrap_or_else(|_| panic!("bad value in {line}"));
+        out.insert(series.to_owned(), value);
+    }
+    out
+}
+
+fn metric(metrics: &BTreeMap<String, f64>, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
+    metrics
+        .iter()
+        .find(|(series, _)| {
+            series.starts_with(&format!("{name}{{"))
+                && labels
+                    .iter()
+                    .all(|(k, v)| series.contains(&format!("{k}=\"{v}\"")))
+        })
+        .map(|(_, v)| *v)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_daemon_tracks_findings_through_fixes_failures_and_kill_9() {
+    let sim = blindspot_sim::SimServer::start(scenario(true, true))
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("state").join("blindspot.db");
+    let (_cfg_dir, config_path) = common::config_file(&config(&sim.endpoint(), &db));
+
+    let mut daemon = Daemon::start(&sim.endpoint(), &config_path);
+    let base = daemon.base.clone();
+
+    // Liveness at once; readiness once every enabled rule has evaluated.
+    assert_eq!(get(&format!("{base}/healthz")).await.0, 200);
+    wait_until("readiness", || async {
+        get(&format!("{base}/readyz")).await.0 == 200
+    })
+    .await;
+    assert_eq!(
+        resources(&findings(&base, "status=open").await),
+        ["i-east", "i-west"]
+    );
+
+    // Metrics: parseable, with the open findings per region and AWS calls.
+    let text = reqwest::get(format!("{base}/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let metrics = parse_metrics(&text);
+    for region in ["us-east-1", "eu-west-1"] {
+        let labels = [
+            ("rule", "inspector-exclusions"),
+            ("severity", "medium"),
+            ("region", region),
+        ];
+        assert_eq!(
+            metric(&metrics, "blindspot_findings", &labels),
+            Some(1.0),
+            "{text}"
+        );
+    }
+    assert!(
+        metric(
+            &metrics,
+            "blindspot_aws_requests_total",
+            &[
+                ("service", "inspector"),
+                ("operation", "ListAssessmentRuns"),
+                ("outcome", "ok")
+            ]
+        )
+        .is_some_and(|v| v >= 2.0),
+        "{text}"
+    );
+    assert!(
+        metric(&metrics, "blindspot_build_info", &[]).is_some(),
+        "{text}"
+    );
+
+    // Run now: the token is required, and the rule must exist.
+    let client = reqwest::Client::new();
+    let url = format!("{base}/api/v1/rules/inspector-exclusions/run");
+    assert_eq!(
+        client.post(&url).send().await.unwrap().status().as_u16(),
+        401
+    );
+    assert_eq!(
+        client
+            .post(&url)
+            .bearer_auth("wrong")
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .as_u16(),
+        401
+    );
+    assert_eq!(
+        client
+            .post(&url)
+            .bearer_auth(TOKEN)
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .as_u16(),
+        202
+    );
+    let missing = format!("{base}/api/v1/rules/no-such-rule/run");
+    assert_eq!(
+        client
+            .post(&missing)
+            .bearer_auth(TOKEN)
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .as_u16(),
+        404
+    );
+
+    // Fix the east problem: its finding resolves.
+    sim.set_scenario(scenario(false, true));
+    wait_until("the fixed finding to resolve", || async {
+        resources(&findings(&base, "status=resolved").await) == ["i-east"]
+    })
+    .await;
+
+    // Break the west region, with its problem also gone from the data: a
+    // denied evaluation must not resolve what it could not see.
+    sim.set_scenario(scenario(false, false));
+    sim.set_faults(Faults {
+        access_denied: vec![AccessDenied {
+            region: Some("eu-west-1".into()),
+            ..Default::default()
+        }],
+        ..Default::default()
+    });
+    wait_until("an error evaluation in eu-west-1", || async {
+        let (_, body) = get(&format!(
+            "{base}/api/v1/evaluations?rule=inspector-exclusions&limit=20"
+        ))
+        .await;
+        body["evaluations"].as_array().is_some_and(|list| {
+            list.iter()
+                .any(|e| e["region"] == "eu-west-1" && e["status"] == "error")
+        })
+    })
+    .await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(resources(&findings(&base, "status=open").await), ["i-west"]);
+
+    // kill -9 while evaluations are in flight (the simulator is slow now).
+    sim.set_faults(Faults {
+        latency_ms: 300,
+        access_denied: vec![AccessDenied {
+            region: Some("eu-west-1".into()),
+            ..Default::default()
+        }],
+        ..Default::default()
+    });
+    for _ in 0..3 {
+        tokio::time::sleep(Duration::from_millis(700)).await;
+        daemon.kill9();
+        daemon = Daemon::start(&sim.endpoint(), &config_path);
+    }
+    let base = daemon.base.clone();
+    wait_until("readiness after restart", || async {
+        get(&format!("{base}/readyz")).await.0 == 200
+    })
+    .await;
+    let open = findings(&base, "status=open").await;
+    let resolved = findings(&base, "status=resolved").await;
+    assert_eq!(resources(&open), ["i-west"], "no lost findings");
+    assert_eq!(resources(&resolved), ["i-east"], "history kept");
+    let all = findings(&base, "limit=1000").await;
+    let mut ids: Vec<&str> = all.iter().map(|f| f["id"].as_str().unwrap()).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    assert_eq!(ids.len(), all.len(), "no duplicates");
+
+    // Graceful stop, then the store file itself is intact.
+    drop(daemon);
+    let store = blindspot_store::SqliteStore::open(&db).unwrap();
+    assert_eq!(store.integrity_check().unwrap(), ["ok"]);
+    assert!(store.check_writable().is_ok());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_bad_config_stops_the_daemon_with_exit_2() {
+    let (_dir, path) = common::config_file("[server]\nlisten = \"not an address\"\n");
+    let mut cmd = command("http://127.0.0.1:9");
+    cmd.args(["run", "--config"]).arg(&path);
+    let out = common::run(cmd).await;
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("line 2") && out.stderr.contains("listen"),
+        "{}",
+        out.stderr
+    );
+}
