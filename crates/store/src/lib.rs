@@ -7,7 +7,12 @@
 //! - a new one is opened;
 //! - an open finding absent from an `ok` evaluation is resolved;
 //! - a resolved one seen again reopens, keeping its history;
-//! - an evaluation with status `error` or `unavailable` resolves nothing.
+//! - an evaluation with status `error` or `unavailable` resolves nothing. It
+//!   is still recorded, and any finding it did report is opened or updated:
+//!   what a failed evaluation saw is real, only its silence means nothing.
+//!
+//! Every transition is also appended to a per-finding history
+//! ([`FindingEvent`]), so reopening never loses when a problem came and went.
 //!
 //! The trait is the backend boundary: a server database could implement it
 //! later for several replicas. Nothing outside this crate knows SQL.
