@@ -55,33 +55,40 @@ fn start_offset(token: Option<&str>, fp: u64) -> Result<usize, ApiError> {
     }
 }
 
-/// The `errorCode` the model requires on every `State`; AWS reports the
-/// code that describes the status itself.
-fn state_json(status: &str) -> Value {
-    let code = match status {
+/// A `State`. The model requires `errorCode` and `errorMessage` on every
+/// state, so unless the scenario names a code, the one that describes the
+/// status itself is reported.
+fn state_json(status: &str, error_code: Option<&str>) -> Value {
+    let code = error_code.unwrap_or(match status {
         "ENABLED" => "ALREADY_ENABLED",
         "ENABLING" => "ENABLE_IN_PROGRESS",
         "DISABLING" => "DISABLE_IN_PROGRESS",
         "SUSPENDING" => "SUSPEND_IN_PROGRESS",
         _ => "RESOURCE_NOT_FOUND",
+    });
+    let message = match error_code {
+        Some(c) => format!("Status is {status}: {c}."),
+        None => format!("Status is {status}."),
     };
-    json!({"status": status, "errorCode": code, "errorMessage": format!("Status is {status}.")})
+    json!({"status": status, "errorCode": code, "errorMessage": message})
 }
 
 fn account_state_json(account: &str, spec: Option<&Inspector2Spec>) -> Value {
-    let get = |v: Option<&Option<String>>| {
-        v.and_then(|o| o.as_deref())
-            .unwrap_or("DISABLED")
-            .to_string()
+    let state = |key: &str, v: Option<&Option<String>>| {
+        let status = v.and_then(|o| o.as_deref()).unwrap_or("DISABLED");
+        let code = spec
+            .and_then(|s| s.error_codes.get(key))
+            .map(String::as_str);
+        state_json(status, code)
     };
     json!({
         "accountId": account,
-        "state": state_json(&get(spec.map(|s| &s.status))),
+        "state": state("account", spec.map(|s| &s.status)),
         "resourceState": {
-            "ec2": state_json(&get(spec.map(|s| &s.ec2))),
-            "ecr": state_json(&get(spec.map(|s| &s.ecr))),
-            "lambda": state_json(&get(spec.map(|s| &s.lambda))),
-            "lambdaCode": state_json(&get(spec.map(|s| &s.lambda_code))),
+            "ec2": state("ec2", spec.map(|s| &s.ec2)),
+            "ecr": state("ecr", spec.map(|s| &s.ecr)),
+            "lambda": state("lambda", spec.map(|s| &s.lambda)),
+            "lambdaCode": state("lambda_code", spec.map(|s| &s.lambda_code)),
         },
     })
 }

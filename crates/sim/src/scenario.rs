@@ -477,6 +477,13 @@ pub struct Inspector2Spec {
     /// `Ec2ScanModeStatus`: SUCCESS or PENDING; default SUCCESS.
     #[serde(default)]
     pub scan_mode_status: Option<String>,
+    /// The `errorCode` to report per state, keyed `account`, `ec2`, `ecr`,
+    /// `lambda` or `lambda_code` (e.g. `ec2 = "SSM_UNAVAILABLE"` for a stuck
+    /// ENABLING). The model requires an error code on every state, so
+    /// without an override one is derived from the status (ENABLED →
+    /// ALREADY_ENABLED, ENABLING → ENABLE_IN_PROGRESS, …).
+    #[serde(default)]
+    pub error_codes: BTreeMap<String, String>,
 }
 
 /// One Inspector2 covered resource.
@@ -546,6 +553,26 @@ pub(crate) const I2_STATUSES: &[&str] = &[
     "DISABLED",
     "SUSPENDING",
     "SUSPENDED",
+];
+const I2_STATE_KEYS: &[&str] = &["account", "ec2", "ecr", "lambda", "lambda_code"];
+const I2_ERROR_CODES: &[&str] = &[
+    "ALREADY_ENABLED",
+    "ENABLE_IN_PROGRESS",
+    "DISABLE_IN_PROGRESS",
+    "SUSPEND_IN_PROGRESS",
+    "RESOURCE_NOT_FOUND",
+    "ACCESS_DENIED",
+    "INTERNAL_ERROR",
+    "SSM_UNAVAILABLE",
+    "SSM_THROTTLED",
+    "EVENTBRIDGE_UNAVAILABLE",
+    "EVENTBRIDGE_THROTTLED",
+    "RESOURCE_SCAN_NOT_DISABLED",
+    "DISASSOCIATE_ALL_MEMBERS",
+    "ACCOUNT_IS_ISOLATED",
+    "EC2_SSM_RESOURCE_DATA_SYNC_LIMIT_EXCEEDED",
+    "EC2_SSM_ASSOCIATION_VERSION_LIMIT_EXCEEDED",
+    "BLOCKED_BY_ORGANIZATION_POLICY",
 ];
 const SCAN_MODES_CONFIG: &[&str] = &["EC2_SSM_AGENT_BASED", "EC2_HYBRID"];
 const SCAN_MODE_STATUSES: &[&str] = &["SUCCESS", "PENDING"];
@@ -786,6 +813,10 @@ impl Scenario {
                     i2.scan_mode_status.as_deref(),
                     SCAN_MODE_STATUSES,
                 )?;
+                for (k, v) in &i2.error_codes {
+                    check_enum(&format!("{at}.error_codes"), Some(k), I2_STATE_KEYS)?;
+                    check_enum(&format!("{at}.error_codes.{k}"), Some(v), I2_ERROR_CODES)?;
+                }
             }
             for (i, c) in r.coverage.iter().enumerate() {
                 let at = format!("{at}.coverage[{i}]");

@@ -302,6 +302,31 @@ async fn inspector2_account_status_and_configuration() {
     assert_eq!(v["failedAccounts"][0]["accountId"], "999999999999");
     assert!(v["failedAccounts"][0]["errorCode"].is_string());
 
+    // Error codes can be scripted per state.
+    let custom = r#"
+[[region]]
+region = "us-east-1"
+[region.inspector2]
+status = "ENABLED"
+ec2 = "ENABLING"
+error_codes = { ec2 = "SSM_UNAVAILABLE" }
+"#;
+    let h2 = start(custom).await;
+    let v = i2(&h2, "us-east-1", "/status/batch/get", &json!({}))
+        .await
+        .json();
+    assert_eq!(v["accounts"][0]["state"]["errorCode"], "ALREADY_ENABLED");
+    let ec2 = &v["accounts"][0]["resourceState"]["ec2"];
+    assert_eq!(
+        (ec2["status"].as_str(), ec2["errorCode"].as_str()),
+        (Some("ENABLING"), Some("SSM_UNAVAILABLE"))
+    );
+    let bad = custom.replace("SSM_UNAVAILABLE", "SSM_SLEEPY");
+    assert!(Scenario::from_toml_str(&bad)
+        .unwrap_err()
+        .to_string()
+        .contains("SSM_SLEEPY"));
+
     // The member account, known to the scenario, has nothing in eu-west-1.
     let v = i2(
         &h,
