@@ -1,0 +1,739 @@
+//! The real SDK clients over HTTP against the simulated AWS: wire shapes,
+//! pagination, error classification, retries, timeouts and call counting.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::collections::BTreeSet;
+use std::fmt::Write as _;
+use std::time::{Duration, Instant};
+
+use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_sdk_sts::config::Credentials;
+use blindspot_aws::classic::RunQuery;
+use blindspot_aws::inspector2::{CoverageFilter, StringFilter};
+use blindspot_aws::ssm::AssociationFilter;
+use blindspot_aws::{AwsClients, AwsError, AwsErrorKind, Page, StsApi};
+use blindspot_aws_sdk::{AccountSpec, AwsFactory, AwsSettings, ResolvedAccount};
+use blindspot_core::{CallCounter, RuleError};
+use blindspot_sim::{AccessDenied, Faults, Scenario, SimHandle, SimServer};
+
+const ACCOUNT_A: &str = "111111111111";
+const ACCOUNT_B: &str = "222222222222";
+const DEFAULT_ACCOUNT: &str = "999999999999";
+const KEY_A: &str = "AKIDSIMACCOUNTA";
+const KEY_B: &str = "AKIDSIMACCOUNTB";
+
+/// Settings for the simulator: short timeouts so a broken test fails fast.
+fn settings(sim: &SimHandle) -> AwsSettings {
+    AwsSettings {
+        endpoint_url: Some(sim.endpoint()),
+        profile: None,
+        operation_timeout: Duration::from_secs(10),
+        attempt_timeout: Duration::from_secs(5),
+        max_attempts: 3,
+    }
+}
+
+/// A base config with static credentials and a region, so aws-config never
+/// probes the instance metadata service.
+async fn base(access_key: &str) -> SdkConfig {
+    aws_config::defaults(BehaviorVersion::latest())
+        .region(Region::new("us-east-1"))
+        .credentials_provider(Credentials::new(
+            access_key,
+            "sim-secret",
+            None,
+            None,
+            "test",
+        ))
+        .load()
+        .await
+}
+
+async fn factory_with(
+    access_key: &str,
+    settings: AwsSettings,
+    counter: &CallCounter,
+) -> AwsFactory {
+    AwsFactory::from_sdk_config(settings, base(access_key).await, counter.clone())
+        .unwrap()
+        // Milliseconds instead of the default 1 s keep retry tests fast.
+        .with_retry_initial_backoff(Duration::from_millis(5))
+}
+
+fn spec(name: &str) -> AccountSpec {
+    AccountSpec {
+        name: name.to_owned(),
+        role_arn: None,
+        external_id: None,
+        profile: None,
+    }
+}
+
+async fn start(toml: &str) -> SimHandle {
+    SimServer::start(Scenario::from_toml_str(toml).unwrap())
+        .await
+        .unwrap()
+}
+
+/// A simulator, a counter, and account A's resolved identity.
+struct World {
+    sim: SimHandle,
+    counter: CallCounter,
+    factory: AwsFactory,
+    account: ResolvedAccount,
+}
+
+impl World {
+    async fn new(toml: &str) -> World {
+        let sim = start(toml).await;
+        let counter = CallCounter::default();
+        let factory = factory_with(KEY_A, settings(&sim), &counter).await;
+        let account = factory.resolve_account(&spec("a")).await.unwrap();
+        World {
+            sim,
+            counter,
+            factory,
+            account,
+        }
+    }
+
+    fn clients(&self, region: &str) -> AwsClients {
+        self.factory.clients(&self.account, region)
+    }
+
+    /// The adapter's own count for one (service, operation, outcome).
+    fn count(&self, service: &str, operation: &str, outcome: &str) -> u64 {
+        self.counter
+            .snapshot()
+            .into_iter()
+            .find(|((s, o, out), _)| s == service && o == operation && out == outcome)
+            .map_or(0, |(_, n)| n)
+    }
+}
+
+fn header() -> String {
+    format!(
+        "default_account = \"{DEFAULT_ACCOUNT}\"\n[access_keys]\n{KEY_A} = \"{ACCOUNT_A}\"\n{KEY_B} = \"{ACCOUNT_B}\"\n"
+    )
+}
+
+/// Collects every page of a page-level listing, counting the pages.
+async fn all_pages<T, F, Fut>(mut next: F) -> (Vec<T>, usize)
+where
+    F: FnMut(Option<String>) -> Fut,
+    Fut: std::future::Future<Output = Result<Page<T>, AwsError>>,
+{
+    let mut items = Vec::new();
+    let mut token = None;
+    let mut pages = 0;
+    loop {
+        let page = next(token).await.unwrap();
+        pages += 1;
+        items.extend(page.items);
+        match page.next_token {
+            Some(t) => token = Some(t),
+            None => return (items, pages),
+        }
+        assert!(pages < 100, "pagination does not end");
+    }
+}
+
+fn run_arn(i: usize) -> String {
+    format!("arn:aws:inspector:us-east-1:{ACCOUNT_A}:target/0-t/template/0-tpl/run/0-{i:08}")
+}
+
+/// 1001 runs; the first has 1201 exclusions: three pages of 500 each way.
+fn classic_scenario() -> String {
+    let mut s = header();
+    s.push_str("[[region]]\nregion = \"us-east-1\"\naccount = \"111111111111\"\n");
+    for i in 0..1001 {
+        let _ = writeln!(
+            s,
+            "[[region.assessment_run]]\narn = \"{}\"\ncompleted_at = \"-{}h\"",
+            run_arn(i),
+            i + 1
+        );
+        if i == 0 {
+            for e in 0..1201 {
+                let _ = writeln!(
+                    s,
+                    "[[region.assessment_run.exclusion]]\nid = \"0-ex{e:06}\"\ntitle = \"Agent not found\"\ninstance = \"i-{e:017}\""
+                );
+            }
+        }
+    }
+    s
+}
+
+#[tokio::test]
+async fn sts_learns_the_account_of_each_access_key() {
+    let sim = start(&header()).await;
+    let counter = CallCounter::default();
+    for (key, want) in [
+        (KEY_A, ACCOUNT_A),
+        (KEY_B, ACCOUNT_B),
+        ("AKIDUNKNOWN", DEFAULT_ACCOUNT),
+    ] {
+        let factory = factory_with(key, settings(&sim), &counter).await;
+        let account = factory.resolve_account(&spec("acct")).await.unwrap();
+        assert_eq!(account.account_id, want, "{key}");
+        assert_eq!(account.name, "acct");
+        // The STS port itself, in another region, agrees.
+        let sts = factory.sts(&account, "eu-west-1");
+        assert_eq!(sts.caller_account().await.unwrap(), want);
+        // Debug output names the account but never the credentials.
+        let dbg = format!("{account:?} {factory:?}");
+        assert!(
+            dbg.contains(want) && !dbg.contains("sim-secret") && !dbg.contains(key),
+            "{dbg}"
+        );
+    }
+    assert_eq!(counter.total("sts", "GetCallerIdentity"), 6);
+    assert_eq!(sim.call_count("sts", "GetCallerIdentity"), 6);
+}
+
+#[tokio::test]
+async fn classic_lists_page_through_runs_and_exclusions() {
+    let w = World::new(&classic_scenario()).await;
+    let classic = w.clients("us-east-1").classic;
+    let query = RunQuery::default();
+    let (runs, pages) = all_pages(|t| classic.list_assessment_runs(&query, t)).await;
+    assert_eq!(pages, 3);
+    assert_eq!(runs.len(), 1001);
+    let want: BTreeSet<String> = (0..1001).map(run_arn).collect();
+    assert_eq!(runs.iter().cloned().collect::<BTreeSet<_>>(), want);
+    assert_eq!(w.sim.call_count("inspector", "ListAssessmentRuns"), 3);
+    assert_eq!(w.count("inspector", "ListAssessmentRuns", "ok"), 3);
+
+    let run0 = run_arn(0);
+    let (exclusions, pages) = all_pages(|t| classic.list_exclusions(&run0, t)).await;
+    assert_eq!(pages, 3);
+    assert_eq!(exclusions.len(), 1201);
+    assert_eq!(exclusions.iter().collect::<BTreeSet<_>>().len(), 1201);
+
+    // DescribeExclusions at the API's limit of 100 ARNs.
+    let batch = classic
+        .describe_exclusions(&exclusions[..100])
+        .await
+        .unwrap();
+    assert_eq!(batch.exclusions.len(), 100);
+    assert!(batch.failed.is_empty());
+    let described: BTreeSet<&String> = batch.exclusions.iter().map(|e| &e.arn).collect();
+    assert_eq!(described, exclusions[..100].iter().collect::<BTreeSet<_>>());
+    assert!(batch
+        .exclusions
+        .iter()
+        .all(|e| e.title == "Agent not found"));
+    // One more than the limit is refused before any request is made.
+    let before = w.sim.call_count("inspector", "DescribeExclusions");
+    let err = classic
+        .describe_exclusions(&exclusions[..101])
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind, AwsErrorKind::InvalidRequest);
+    assert_eq!(w.sim.call_count("inspector", "DescribeExclusions"), before);
+
+    // DescribeAssessmentRuns at its limit of 10.
+    let described = classic.describe_assessment_runs(&runs[..10]).await.unwrap();
+    assert_eq!(described.len(), 10);
+    for run in &described {
+        assert_eq!(run.state, "COMPLETED");
+        assert!(run.arn.starts_with("arn:aws:inspector:us-east-1:"));
+        assert!(run.template_arn.ends_with("template/0-tpl"));
+        assert!(run.completed_at.is_some() && run.started_at.is_some());
+        assert!(!run.rules_package_arns.is_empty());
+    }
+    assert!(classic.describe_assessment_runs(&runs[..11]).await.is_err());
+}
+
+#[tokio::test]
+async fn classic_filters_runs_by_completion_time() {
+    let w = World::new(&classic_scenario()).await;
+    let classic = w.clients("us-east-1").classic;
+    // Runs complete 1..=1001 hours ago; ask for those within the last 10.5 h.
+    let query = RunQuery {
+        completed_after: Some(chrono::Utc::now() - chrono::Duration::minutes(630)),
+        states: vec!["COMPLETED".into()],
+        ..RunQuery::default()
+    };
+    let (runs, _) = all_pages(|t| classic.list_assessment_runs(&query, t)).await;
+    let want: BTreeSet<String> = (0..10).map(run_arn).collect();
+    assert_eq!(runs.into_iter().collect::<BTreeSet<_>>(), want);
+}
+
+#[tokio::test]
+async fn scope_keys_outside_the_enum_are_preserved() {
+    let sim = SimServer::start(Scenario::embedded_seed()).await.unwrap();
+    let counter = CallCounter::default();
+    let factory = factory_with(KEY_A, settings(&sim), &counter).await;
+    let account = factory.resolve_account(&spec("seed")).await.unwrap();
+    assert_eq!(account.account_id, "123456789012");
+    let classic = factory.clients(&account, "us-east-1").classic;
+    let query = RunQuery::default();
+    let (runs, _) = all_pages(|t| classic.list_assessment_runs(&query, t)).await;
+    let newest = runs.iter().find(|r| r.ends_with("0-aabbccdd")).unwrap();
+    let (arns, _) = all_pages(|t| classic.list_exclusions(newest, t)).await;
+    let batch = classic.describe_exclusions(&arns).await.unwrap();
+    assert_eq!(batch.exclusions.len(), 2);
+    let agent = batch
+        .exclusions
+        .iter()
+        .find(|e| e.arn.ends_with("exclusion/0-1234abcd"))
+        .unwrap();
+    assert_eq!(agent.title, "Agent not found");
+    assert_eq!(
+        agent.recommendation,
+        "Install or re-install the Inspector Agent on this instance."
+    );
+    // The seed sends `instanceId` as the scope key; the enum says INSTANCE_ID.
+    assert_eq!(agent.scopes.len(), 1);
+    assert_eq!(agent.scopes[0].key, "instanceId");
+    assert_eq!(
+        agent.scopes[0].value.as_deref(),
+        Some("i-0abcd1234abcd1234")
+    );
+    assert_eq!(agent.attributes[0].key, "INSTANCE_ID");
+}
+
+#[tokio::test]
+async fn enum_scope_keys_and_failed_items_come_through() {
+    let toml = format!(
+        "{}[[region]]\nregion = \"us-east-1\"\naccount = \"{ACCOUNT_A}\"\n[[region.assessment_run]]\narn = \"{}\"\n\
+         [[region.assessment_run.exclusion]]\nid = \"0-enum\"\ntitle = \"Agent not found\"\ninstance = \"i-0123\"\n\
+         [[region.assessment_run.exclusion]]\nid = \"0-flaky\"\ntitle = \"Unsupported OS version\"\nfail_once = true\ninstance = \"i-0456\"\n",
+        header(),
+        run_arn(7)
+    );
+    let w = World::new(&toml).await;
+    let classic = w.clients("us-east-1").classic;
+    let run7 = run_arn(7);
+    let (arns, _) = all_pages(|t| classic.list_exclusions(&run7, t)).await;
+    assert_eq!(arns.len(), 2);
+    let first = classic.describe_exclusions(&arns).await.unwrap();
+    assert_eq!(first.exclusions.len(), 1);
+    assert_eq!(first.exclusions[0].scopes[0].key, "INSTANCE_ID");
+    assert_eq!(first.failed.len(), 1);
+    assert!(first.failed[0].arn.ends_with("0-flaky"));
+    assert_eq!(first.failed[0].code, "INTERNAL_ERROR");
+    assert!(first.failed[0].retryable);
+    let second = classic.describe_exclusions(&arns).await.unwrap();
+    assert_eq!(second.exclusions.len(), 2);
+    assert!(second.failed.is_empty());
+}
+
+/// 120 associations (the first with 120 executions) and 120 instances.
+fn ssm_scenario() -> String {
+    let mut s = header();
+    s.push_str("[[region]]\nregion = \"us-east-1\"\naccount = \"111111111111\"\n");
+    for i in 0..120 {
+        let doc = if i % 2 == 0 {
+            "AmazonInspector2-InvokeInspectorSsmPlugin"
+        } else {
+            "AWS-GatherSoftwareInventory"
+        };
+        let _ = writeln!(
+            s,
+            "[[region.association]]\nassociation_id = \"{i:08}-0000-4000-8000-000000000000\"\nassociation_name = \"assoc-{i}\"\nname = \"{doc}\"\nschedule_expression = \"rate(12 hours)\"\ntargets = [{{ key = \"tag:Env\", values = [\"prod\"] }}]"
+        );
+        if i == 0 {
+            for e in 0..120 {
+                let status = if e == 0 { "Failed" } else { "Success" };
+                let _ = writeln!(
+                    s,
+                    "[[region.association.execution]]\nstatus = \"{status}\"\ncreated_time = \"-{}h\"",
+                    e * 12 + 1
+                );
+            }
+        }
+    }
+    for i in 0..120 {
+        let ping = if i == 5 { "ConnectionLost" } else { "Online" };
+        let _ = writeln!(
+            s,
+            "[[region.instance]]\ninstance_id = \"i-{i:017}\"\nping_status = \"{ping}\"\nplatform_type = \"Linux\""
+        );
+    }
+    s
+}
+
+#[tokio::test]
+async fn ssm_lists_page_and_convert() {
+    let w = World::new(&ssm_scenario()).await;
+    let ssm = w.clients("us-east-1").ssm;
+
+    let (all, pages) = all_pages(|t| ssm.list_associations(&[], t)).await;
+    assert_eq!((all.len(), pages), (120, 3));
+    let filter = [AssociationFilter {
+        key: "Name".into(),
+        value: "AmazonInspector2-InvokeInspectorSsmPlugin".into(),
+    }];
+    let (inspector, _) = all_pages(|t| ssm.list_associations(&filter, t)).await;
+    assert_eq!(inspector.len(), 60);
+    assert!(inspector
+        .iter()
+        .all(|a| a.document_name == "AmazonInspector2-InvokeInspectorSsmPlugin"));
+
+    let first = "00000000-0000-4000-8000-000000000000";
+    let listed = all.iter().find(|a| a.association_id == first).unwrap();
+    assert_eq!(listed.association_name.as_deref(), Some("assoc-0"));
+    assert_eq!(
+        listed.schedule_expression.as_deref(),
+        Some("rate(12 hours)")
+    );
+    assert_eq!(listed.targets[0].key, "tag:Env");
+    assert_eq!(listed.targets[0].values, vec!["prod".to_owned()]);
+    let described = ssm.describe_association(first).await.unwrap();
+    assert_eq!(described.association_id, first);
+    assert!(described.created_date.is_some());
+    let last = described.last_execution_date.unwrap();
+    assert!(
+        (chrono::Utc::now() - last).num_minutes().abs() < 65,
+        "{last}"
+    );
+    // The newest execution failed; the newest success is 12 hours older.
+    let success = described.last_successful_execution_date.unwrap();
+    assert!((last - success).num_hours() == 12, "{last} {success}");
+    assert_eq!(
+        described.overview.as_ref().unwrap().status.as_deref(),
+        Some("Failed")
+    );
+
+    let (executions, pages) = all_pages(|t| ssm.describe_association_executions(first, t)).await;
+    assert_eq!((executions.len(), pages), (120, 3));
+    assert_eq!(executions[0].status.as_deref(), Some("Failed"));
+    assert!(
+        executions
+            .windows(2)
+            .all(|p| p[0].created_time >= p[1].created_time),
+        "newest first"
+    );
+
+    let (instances, pages) = all_pages(|t| ssm.describe_instance_information(t)).await;
+    assert_eq!((instances.len(), pages), (120, 3));
+    let lost = instances
+        .iter()
+        .find(|i| i.instance_id == format!("i-{:017}", 5))
+        .unwrap();
+    assert_eq!(lost.ping_status.as_deref(), Some("ConnectionLost"));
+    assert_eq!(lost.platform_type.as_deref(), Some("Linux"));
+    assert!(lost.last_ping.is_some());
+
+    let missing = ssm
+        .describe_association("ffffffff-0000-4000-8000-000000000000")
+        .await
+        .unwrap_err();
+    assert_eq!(missing.code.as_deref(), Some("AssociationDoesNotExist"));
+    assert_eq!(w.count("ssm", "DescribeAssociation", "service_error"), 1);
+    assert_eq!(w.count("ssm", "ListAssociations", "ok"), 3 + 2);
+}
+
+/// 450 EC2 instances spread over 150 accounts, some without inventory.
+fn inspector2_scenario() -> String {
+    let mut s = header();
+    s.push_str("[[region]]\nregion = \"us-east-1\"\naccount = \"111111111111\"\n[region.inspector2]\nstatus = \"ENABLED\"\nlambda = \"DISABLED\"\nscan_mode = \"EC2_HYBRID\"\n");
+    for i in 0..450 {
+        let reason = if i % 3 == 0 {
+            "NO_INVENTORY"
+        } else {
+            "SUCCESSFUL"
+        };
+        let _ = writeln!(
+            s,
+            "[[region.coverage]]\nresource_id = \"i-{i:017}\"\naccount_id = \"{:012}\"\nreason = \"{reason}\"\nami_id = \"ami-0123\"\nlast_scanned_at = \"-2h\"\ntags = {{ Name = \"web-{i}\" }}",
+            100_000_000_000u64 + (i % 150) as u64
+        );
+    }
+    s
+}
+
+#[tokio::test]
+async fn inspector2_status_coverage_and_configuration() {
+    let w = World::new(&inspector2_scenario()).await;
+    let i2 = w.clients("us-east-1").inspector2;
+
+    let status = i2.batch_get_account_status(&[]).await.unwrap();
+    assert_eq!(status.accounts.len(), 1);
+    let own = &status.accounts[0];
+    assert_eq!(own.account_id, ACCOUNT_A);
+    assert_eq!(own.state.status, "ENABLED");
+    // The status error code (the sim sends ALREADY_ENABLED) passes through.
+    assert!(own
+        .state
+        .error_code
+        .as_deref()
+        .is_none_or(|c| !c.is_empty()));
+    assert_eq!(own.lambda.as_ref().unwrap().status, "DISABLED");
+    assert_eq!(own.ec2.as_ref().unwrap().status, "ENABLED");
+    let other = i2
+        .batch_get_account_status(&["333333333333".to_owned()])
+        .await
+        .unwrap();
+    assert_eq!(other.failed.len(), 1);
+    assert_eq!(other.failed[0].account_id, "333333333333");
+    assert!(!other.failed[0].error_code.is_empty());
+
+    let none = CoverageFilter::default();
+    let (all, pages) = all_pages(|t| i2.list_coverage(&none, t)).await;
+    assert_eq!((all.len(), pages), (450, 3));
+    let r = all
+        .iter()
+        .find(|r| r.resource_id == format!("i-{:017}", 3))
+        .unwrap();
+    assert_eq!(r.resource_type, "AWS_EC2_INSTANCE");
+    assert_eq!(r.scan_type, "PACKAGE");
+    assert_eq!(r.reason.as_deref(), Some("NO_INVENTORY"));
+    assert_eq!(r.status_code.as_deref(), Some("INACTIVE"));
+    assert_eq!(r.ami_id.as_deref(), Some("ami-0123"));
+    assert_eq!(r.tags.get("Name").map(String::as_str), Some("web-3"));
+    assert!(r.last_scanned_at.is_some());
+
+    let no_inventory = CoverageFilter {
+        scan_status_reason: vec![StringFilter {
+            comparison: "EQUALS".into(),
+            value: "NO_INVENTORY".into(),
+        }],
+        ..CoverageFilter::default()
+    };
+    let (filtered, _) = all_pages(|t| i2.list_coverage(&no_inventory, t)).await;
+    assert_eq!(filtered.len(), 150);
+    assert!(filtered
+        .iter()
+        .all(|r| r.reason.as_deref() == Some("NO_INVENTORY")));
+
+    // Statistics by reason: one page, values (not the enum) as group keys.
+    let stats = i2
+        .list_coverage_statistics(&none, Some("SCAN_STATUS_REASON"), None)
+        .await
+        .unwrap();
+    assert_eq!(stats.total, 450);
+    let by_reason: Vec<(String, i64)> = stats
+        .counts
+        .iter()
+        .map(|c| (c.group_key.clone(), c.count))
+        .collect();
+    assert_eq!(
+        by_reason,
+        vec![
+            ("NO_INVENTORY".to_owned(), 150),
+            ("SUCCESSFUL".to_owned(), 300)
+        ]
+    );
+    // By account: 150 groups, more than one page.
+    let mut groups = Vec::new();
+    let mut token = None;
+    let mut pages = 0;
+    loop {
+        let page = i2
+            .list_coverage_statistics(&none, Some("ACCOUNT_ID"), token)
+            .await
+            .unwrap();
+        pages += 1;
+        groups.extend(page.counts);
+        token = page.next_token;
+        if token.is_none() {
+            break;
+        }
+    }
+    assert_eq!((groups.len(), pages), (150, 2));
+    assert!(groups.iter().all(|g| g.count == 3));
+
+    let config = i2.get_configuration().await.unwrap();
+    assert_eq!(config.ec2_scan_mode.as_deref(), Some("EC2_HYBRID"));
+    assert_eq!(config.ec2_scan_mode_status.as_deref(), Some("SUCCESS"));
+    assert_eq!(w.count("inspector2", "ListCoverage", "ok"), 3 + 1);
+}
+
+#[tokio::test]
+async fn throttling_is_retried_then_succeeds() {
+    let w = World::new(&ssm_scenario()).await;
+    let mut faults = Faults::default();
+    faults.throttle_first_n.insert("ListAssociations".into(), 2);
+    faults.throttle_first_n.insert("ListCoverage".into(), 2);
+    w.sim.set_faults(faults);
+    let clients = w.clients("us-east-1");
+    let page = clients.ssm.list_associations(&[], None).await.unwrap();
+    assert_eq!(page.items.len(), 50);
+    assert_eq!(w.sim.call_count("ssm", "ListAssociations"), 3);
+    assert_eq!(w.count("ssm", "ListAssociations", "ok"), 1);
+    assert_eq!(w.count("ssm", "ListAssociations", "retried_attempt"), 2);
+    // The same over restJson1.
+    clients
+        .inspector2
+        .list_coverage(&CoverageFilter::default(), None)
+        .await
+        .unwrap();
+    assert_eq!(w.sim.call_count("inspector2", "ListCoverage"), 3);
+    assert_eq!(w.count("inspector2", "ListCoverage", "retried_attempt"), 2);
+}
+
+#[tokio::test]
+async fn exhausted_throttling_is_throttled() {
+    let w = World::new(&ssm_scenario()).await;
+    let mut faults = Faults::default();
+    for op in ["ListAssociations", "ListCoverage", "ListAssessmentRuns"] {
+        faults.throttle_first_n.insert(op.into(), 100);
+    }
+    w.sim.set_faults(faults);
+    let clients = w.clients("us-east-1");
+    // SSM's throttling is an unhandled error: classified by its code.
+    let err = clients.ssm.list_associations(&[], None).await.unwrap_err();
+    assert_eq!(err.kind, AwsErrorKind::Throttled, "{err}");
+    assert_eq!(err.code.as_deref(), Some("ThrottlingException"));
+    assert_eq!((err.service, err.operation), ("ssm", "ListAssociations"));
+    assert_eq!(w.sim.call_count("ssm", "ListAssociations"), 3);
+    assert_eq!(w.count("ssm", "ListAssociations", "throttled"), 1);
+
+    let err = clients
+        .inspector2
+        .list_coverage(&CoverageFilter::default(), None)
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind, AwsErrorKind::Throttled, "{err}");
+    let err = clients
+        .classic
+        .list_assessment_runs(&RunQuery::default(), None)
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind, AwsErrorKind::Throttled, "{err}");
+    assert!(matches!(RuleError::from(err), RuleError::Failed(_)));
+}
+
+#[tokio::test]
+async fn access_denied_in_one_region_while_another_works() {
+    let mut toml = inspector2_scenario();
+    toml.push_str(
+        "[[region]]\nregion = \"eu-west-1\"\naccount = \"111111111111\"\n[region.inspector2]\n",
+    );
+    let w = World::new(&toml).await;
+    w.sim.set_faults(Faults {
+        access_denied: vec![AccessDenied {
+            region: Some("eu-west-1".into()),
+            ..AccessDenied::default()
+        }],
+        ..Faults::default()
+    });
+    let denied = w
+        .clients("eu-west-1")
+        .inspector2
+        .list_coverage(&CoverageFilter::default(), None)
+        .await
+        .unwrap_err();
+    assert_eq!(denied.kind, AwsErrorKind::AccessDenied, "{denied}");
+    let denied_ssm = w
+        .clients("eu-west-1")
+        .ssm
+        .list_associations(&[], None)
+        .await
+        .unwrap_err();
+    assert_eq!(denied_ssm.kind, AwsErrorKind::AccessDenied, "{denied_ssm}");
+    // Access denial is not retried.
+    assert_eq!(w.sim.call_count("ssm", "ListAssociations"), 1);
+    let fine = w
+        .clients("us-east-1")
+        .inspector2
+        .list_coverage(&CoverageFilter::default(), None)
+        .await
+        .unwrap();
+    assert_eq!(fine.items.len(), 200);
+    assert_eq!(w.count("inspector2", "ListCoverage", "access_denied"), 1);
+    assert_eq!(w.count("inspector2", "ListCoverage", "ok"), 1);
+}
+
+#[tokio::test]
+async fn retired_classic_is_unavailable() {
+    let w = World::new(&classic_scenario()).await;
+    w.sim.set_faults(Faults {
+        classic_retired: vec!["eu-west-1".into()],
+        ..Faults::default()
+    });
+    let err = w
+        .clients("eu-west-1")
+        .classic
+        .list_assessment_runs(&RunQuery::default(), None)
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind, AwsErrorKind::Unavailable, "{err}");
+    assert_eq!(err.code.as_deref(), Some("UnknownOperationException"));
+    assert!(matches!(RuleError::from(err), RuleError::Unavailable(_)));
+    assert_eq!(w.count("inspector", "ListAssessmentRuns", "unavailable"), 1);
+    // Not retried: one request.
+    assert_eq!(w.sim.call_count("inspector", "ListAssessmentRuns"), 1);
+    // us-east-1 still answers.
+    let page = w
+        .clients("us-east-1")
+        .classic
+        .list_assessment_runs(&RunQuery::default(), None)
+        .await
+        .unwrap();
+    assert_eq!(page.items.len(), 500);
+}
+
+#[tokio::test]
+async fn slow_answers_time_out() {
+    let sim = start(&ssm_scenario()).await;
+    let counter = CallCounter::default();
+    let fast = AwsSettings {
+        attempt_timeout: Duration::from_millis(200),
+        operation_timeout: Duration::from_millis(700),
+        max_attempts: 2,
+        ..settings(&sim)
+    };
+    let factory = factory_with(KEY_A, fast, &counter).await;
+    let account = factory.resolve_account(&spec("a")).await.unwrap();
+    sim.set_faults(Faults {
+        latency_ms: 1500,
+        ..Faults::default()
+    });
+    let started = Instant::now();
+    let err = factory
+        .clients(&account, "us-east-1")
+        .ssm
+        .list_associations(&[], None)
+        .await
+        .unwrap_err();
+    let elapsed = started.elapsed();
+    assert_eq!(err.kind, AwsErrorKind::Timeout, "{err}");
+    assert!(elapsed < Duration::from_millis(1400), "{elapsed:?}");
+    let outcomes: Vec<String> = counter
+        .snapshot()
+        .into_iter()
+        .filter(|((s, o, _), _)| s == "ssm" && o == "ListAssociations")
+        .map(|((_, _, out), _)| out)
+        .collect();
+    assert!(outcomes.contains(&"timeout".to_owned()), "{outcomes:?}");
+}
+
+#[tokio::test]
+async fn factory_reads_the_environment_and_explicit_endpoint_wins() {
+    let sim = start(&header()).await;
+    // The only test that touches the environment; every other test passes
+    // an explicit endpoint and credentials, which the variables cannot override.
+    std::env::set_var("AWS_EC2_METADATA_DISABLED", "true");
+    std::env::set_var("AWS_ACCESS_KEY_ID", KEY_B);
+    std::env::set_var("AWS_SECRET_ACCESS_KEY", "sim-secret");
+    std::env::set_var("AWS_ENDPOINT_URL", sim.endpoint());
+    let counter = CallCounter::default();
+    let from_env = AwsSettings {
+        endpoint_url: None,
+        ..settings(&sim)
+    };
+    let factory = AwsFactory::new(from_env, counter.clone()).await.unwrap();
+    let account = factory.resolve_account(&spec("env")).await.unwrap();
+    assert_eq!(account.account_id, ACCOUNT_B);
+
+    // An explicit endpoint beats a wrong AWS_ENDPOINT_URL.
+    std::env::set_var("AWS_ENDPOINT_URL", "http://127.0.0.1:9");
+    let factory = AwsFactory::new(settings(&sim), counter.clone())
+        .await
+        .unwrap();
+    let account = factory.resolve_account(&spec("explicit")).await.unwrap();
+    assert_eq!(account.account_id, ACCOUNT_B);
+    std::env::remove_var("AWS_ENDPOINT_URL");
+    assert_eq!(sim.call_count("sts", "GetCallerIdentity"), 2);
+
+    let bad = AwsSettings {
+        max_attempts: 0,
+        ..settings(&sim)
+    };
+    assert!(AwsFactory::new(bad, counter).await.is_err());
+}
