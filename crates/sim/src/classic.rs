@@ -127,13 +127,8 @@ struct ListAssessmentRunsRequest {
     max_results: Option<i64>,
 }
 
-/// Resolves `nextToken` into a start offset, in this service's error shape.
-fn start_offset(token: Option<&str>, fp: u64) -> Result<usize, ApiError> {
-    match token {
-        None => Ok(0),
-        Some(t) => paging::decode(t, fp)
-            .ok_or_else(|| invalid_input("INVALID_PAGINATION_TOKEN", "The nextToken is invalid.")),
-    }
+fn invalid_token() -> ApiError {
+    invalid_input("INVALID_PAGINATION_TOKEN", "The nextToken is invalid.")
 }
 
 fn list_assessment_runs(ctx: &Ctx<'_>, body: &[u8]) -> Result<Value, ApiError> {
@@ -147,7 +142,7 @@ fn list_assessment_runs(ctx: &Ctx<'_>, body: &[u8]) -> Result<Value, ApiError> {
         ctx.region,
         format!("{:?}{:?}", req.assessment_template_arns, req.filter),
     ));
-    let start = start_offset(req.next_token.as_deref(), fp)?;
+    let start = paging::start(req.next_token.as_deref(), fp, invalid_token)?;
     let runs: &[AssessmentRunSpec] = ctx
         .data()
         .map(|(r, _)| r.assessment_runs.as_slice())
@@ -162,9 +157,7 @@ fn list_assessment_runs(ctx: &Ctx<'_>, body: &[u8]) -> Result<Value, ApiError> {
     });
     let mut out =
         json!({ "assessmentRunArns": page.iter().map(|r| r.arn.as_str()).collect::<Vec<_>>() });
-    if let Some(n) = next {
-        out["nextToken"] = Value::String(paging::encode(n, fp));
-    }
+    paging::attach(&mut out, "nextToken", next, fp);
     Ok(out)
 }
 
@@ -283,13 +276,11 @@ fn list_exclusions(ctx: &Ctx<'_>, body: &[u8]) -> Result<Value, ApiError> {
         ));
     };
     let fp = paging::fingerprint(&("ListExclusions", ctx.account, ctx.region, &run_arn));
-    let start = start_offset(req.next_token.as_deref(), fp)?;
+    let start = paging::start(req.next_token.as_deref(), fp, invalid_token)?;
     let (page, next) = paging::page(&run.exclusions, start, size, |_| true);
     let arns: Vec<&str> = page.iter().filter_map(|e| e.arn.as_deref()).collect();
     let mut out = json!({ "exclusionArns": arns });
-    if let Some(n) = next {
-        out["nextToken"] = Value::String(paging::encode(n, fp));
-    }
+    paging::attach(&mut out, "nextToken", next, fp);
     Ok(out)
 }
 

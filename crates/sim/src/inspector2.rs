@@ -42,17 +42,12 @@ fn validation(reason: &str, field: &str, message: impl Into<String>) -> ApiError
         .with("fields", json!([{"name": field, "message": message}]))
 }
 
-fn start_offset(token: Option<&str>, fp: u64) -> Result<usize, ApiError> {
-    match token.filter(|t| !t.is_empty()) {
-        None => Ok(0),
-        Some(t) => paging::decode(t, fp).ok_or_else(|| {
-            validation(
-                "FIELD_VALIDATION_FAILED",
-                "nextToken",
-                "The nextToken is invalid or does not belong to this request.",
-            )
-        }),
-    }
+fn invalid_token() -> ApiError {
+    validation(
+        "FIELD_VALIDATION_FAILED",
+        "nextToken",
+        "The nextToken is invalid or does not belong to this request.",
+    )
 }
 
 /// A `State`. The model requires `errorCode` and `errorMessage` on every
@@ -117,7 +112,7 @@ fn batch_get_account_status(ctx: &Ctx<'_>, body: &[u8]) -> Result<Value, ApiErro
     let mut accounts = Vec::new();
     let mut failed = Vec::new();
     for id in ids {
-        if id.len() != 12 || !id.bytes().all(|b| b.is_ascii_digit()) {
+        if !crate::scenario::is_account_id(&id) {
             return Err(validation(
                 "FIELD_VALIDATION_FAILED",
                 "accountIds",
@@ -370,14 +365,12 @@ fn list_coverage(ctx: &Ctx<'_>, body: &[u8]) -> Result<Value, ApiError> {
         ctx.region,
         serde_json::to_string(&req.filter_criteria).unwrap_or_default(),
     ));
-    let start = start_offset(req.next_token.as_deref(), fp)?;
+    let start = paging::start(req.next_token.as_deref(), fp, invalid_token)?;
     let (all, _) = coverage_of(ctx);
     let (page, next) = paging::page(all, start, size, |r| criteria.accepts(r));
     let items: Vec<Value> = page.iter().map(|r| coverage_json(r)).collect();
     let mut out = json!({ "coveredResources": items });
-    if let Some(n) = next {
-        out["nextToken"] = Value::String(paging::encode(n, fp));
-    }
+    paging::attach(&mut out, "nextToken", next, fp);
     Ok(out)
 }
 
@@ -474,7 +467,7 @@ fn list_coverage_statistics(ctx: &Ctx<'_>, body: &[u8]) -> Result<Value, ApiErro
         serde_json::to_string(&req.filter_criteria).unwrap_or_default(),
         &req.group_by,
     ));
-    let start = start_offset(req.next_token.as_deref(), fp)?;
+    let start = paging::start(req.next_token.as_deref(), fp, invalid_token)?;
     let groups: Vec<(String, i64)> = groups.into_iter().collect();
     let (page, next) = paging::page(&groups, start, STATISTICS_PAGE, |_| true);
     // `groupKey` carries the group's value (e.g. UNSUPPORTED_OS) as the
@@ -485,9 +478,7 @@ fn list_coverage_statistics(ctx: &Ctx<'_>, body: &[u8]) -> Result<Value, ApiErro
         .map(|(k, n)| json!({"groupKey": k, "count": n}))
         .collect();
     let mut out = json!({"countsByGroup": counts, "totalCounts": total});
-    if let Some(n) = next {
-        out["nextToken"] = Value::String(paging::encode(n, fp));
-    }
+    paging::attach(&mut out, "nextToken", next, fp);
     Ok(out)
 }
 

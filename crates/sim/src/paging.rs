@@ -52,6 +52,33 @@ pub(crate) fn decode(token: &str, fingerprint: u64) -> Option<usize> {
     Some(offset)
 }
 
+/// Resolves an optional `nextToken` into a start offset; `invalid` builds
+/// the operation's own error for a token that does not decode. An empty
+/// token counts as none (Inspector2's model allows length 0).
+pub(crate) fn start<E>(
+    token: Option<&str>,
+    fingerprint: u64,
+    invalid: impl FnOnce() -> E,
+) -> Result<usize, E> {
+    match token.filter(|t| !t.is_empty()) {
+        None => Ok(0),
+        Some(t) => decode(t, fingerprint).ok_or_else(invalid),
+    }
+}
+
+/// Adds the token for `next`, if any, to a JSON answer as `member`
+/// (`nextToken` or, in SSM, `NextToken`).
+pub(crate) fn attach(
+    out: &mut serde_json::Value,
+    member: &str,
+    next: Option<usize>,
+    fingerprint: u64,
+) {
+    if let Some(n) = next {
+        out[member] = serde_json::Value::String(encode(n, fingerprint));
+    }
+}
+
 /// Resolves a requested page size against the operation's default and
 /// limits; `Err` carries a message for the operation's validation error.
 pub(crate) fn page_size(

@@ -645,8 +645,13 @@ fn check_enum(path: &str, value: Option<&str>, allowed: &[&str]) -> Result<(), S
     }
 }
 
+/// Whether `s` has the shape of an AWS account ID (12 digits).
+pub(crate) fn is_account_id(s: &str) -> bool {
+    s.len() == 12 && s.bytes().all(|b| b.is_ascii_digit())
+}
+
 fn check_account(path: &str, account: &str) -> Result<(), ScenarioError> {
-    if account.len() == 12 && account.bytes().all(|b| b.is_ascii_digit()) {
+    if is_account_id(account) {
         Ok(())
     } else {
         Err(ScenarioError::Invalid(format!(
@@ -942,10 +947,12 @@ fn finalize_run(run: &mut AssessmentRunSpec, region: &str, now: Timestamp) {
     let run_arn = run.arn.clone();
     for (i, e) in run.exclusions.iter_mut().enumerate() {
         if e.arn.is_none() {
-            let id = e
-                .id
-                .clone()
-                .unwrap_or_else(|| format!("0-{:08x}", stable_hash(&[&run_arn, &i.to_string()])));
+            let id = e.id.clone().unwrap_or_else(|| {
+                format!(
+                    "0-{:08x}",
+                    crate::paging::fingerprint(&[&run_arn, &i.to_string()]) & 0xffff_ffff
+                )
+            });
             e.arn = Some(format!("{run_arn}/exclusion/{id}"));
         }
         if let Some(instance) = e.instance.take() {
@@ -969,12 +976,6 @@ fn finalize_run(run: &mut AssessmentRunSpec, region: &str, now: Timestamp) {
             }
         }
     }
-}
-
-fn stable_hash(parts: &[&str]) -> u32 {
-    let mut h = DefaultHasher::new();
-    parts.hash(&mut h);
-    (h.finish() & 0xffff_ffff) as u32
 }
 
 fn finalize_association(

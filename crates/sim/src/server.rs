@@ -10,6 +10,7 @@ use std::time::Duration;
 use axum::body::{Body, Bytes};
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{HeaderMap, Response, StatusCode, Uri};
+use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::Router;
 use rand::rngs::StdRng;
@@ -367,7 +368,7 @@ async fn admin_scenario(State(shared): State<Arc<Shared>>, body: Bytes) -> Respo
         Ok(Ok(scenario)) => {
             let shared2 = shared.clone();
             let _ = tokio::task::spawn_blocking(move || shared2.set_scenario(scenario)).await;
-            axum::Json(json!({"status": "ok"})).into_response_body()
+            axum::Json(json!({"status": "ok"})).into_response()
         }
         Ok(Err(e)) => admin_error(e.to_string()),
         Err(e) => admin_error(format!("scenario load failed: {e}")),
@@ -379,21 +380,11 @@ async fn admin_put_faults(State(shared): State<Arc<Shared>>, body: Bytes) -> Res
         Ok(f) => match f.validate() {
             Ok(()) => {
                 shared.set_faults(f);
-                axum::Json(json!({"status": "ok"})).into_response_body()
+                axum::Json(json!({"status": "ok"})).into_response()
             }
             Err(e) => admin_error(e),
         },
         Err(e) => admin_error(format!("bad faults JSON: {e}")),
-    }
-}
-
-trait IntoResponseBody {
-    fn into_response_body(self) -> Response<Body>;
-}
-
-impl<T: Serialize> IntoResponseBody for axum::Json<T> {
-    fn into_response_body(self) -> Response<Body> {
-        axum::response::IntoResponse::into_response(self)
     }
 }
 

@@ -32,18 +32,12 @@ fn validation(message: impl Into<String>) -> ApiError {
     err("ValidationException", message)
 }
 
-fn start_offset(token: Option<&str>, fp: u64) -> Result<usize, ApiError> {
-    match token {
-        None => Ok(0),
-        Some(t) => paging::decode(t, fp)
-            .ok_or_else(|| err("InvalidNextToken", "The specified token isn't valid.")),
-    }
+fn invalid_token() -> ApiError {
+    err("InvalidNextToken", "The specified token isn't valid.")
 }
 
 fn with_token(mut out: Value, next: Option<usize>, fp: u64) -> Value {
-    if let Some(n) = next {
-        out["NextToken"] = Value::String(paging::encode(n, fp));
-    }
+    paging::attach(&mut out, "NextToken", next, fp);
     out
 }
 
@@ -163,7 +157,7 @@ fn list_associations(ctx: &Ctx<'_>, body: &[u8]) -> Result<Value, ApiError> {
         ctx.region,
         format!("{:?}", req.association_filter_list),
     ));
-    let start = start_offset(req.next_token.as_deref(), fp)?;
+    let start = paging::start(req.next_token.as_deref(), fp, invalid_token)?;
     let all: &[AssociationSpec] = ctx
         .data()
         .map(|(r, _)| r.associations.as_slice())
@@ -307,7 +301,7 @@ fn describe_association_executions(ctx: &Ctx<'_>, body: &[u8]) -> Result<Value, 
         id,
         format!("{:?}", req.filters),
     ));
-    let start = start_offset(req.next_token.as_deref(), fp)?;
+    let start = paging::start(req.next_token.as_deref(), fp, invalid_token)?;
     let (page, next) = paging::page(&a.executions, start, size, |e| {
         let t = e.created_time.epoch();
         req.filters.iter().all(|f| match f.key.as_str() {
@@ -415,7 +409,7 @@ fn describe_instance_information(ctx: &Ctx<'_>, body: &[u8]) -> Result<Value, Ap
         ctx.region,
         format!("{filters:?}"),
     ));
-    let start = start_offset(req.next_token.as_deref(), fp)?;
+    let start = paging::start(req.next_token.as_deref(), fp, invalid_token)?;
     let all: &[InstanceSpec] = ctx
         .data()
         .map(|(r, _)| r.instances.as_slice())
