@@ -968,3 +968,28 @@ fn rate_expressions_and_document_names() {
         INVENTORY_DOCUMENT
     );
 }
+
+#[tokio::test]
+async fn an_unnamed_stand_in_is_reported_by_its_id() {
+    let mut unnamed = assoc(
+        "66666666-ffff-4000-8000-000000000008",
+        None,
+        INVENTORY_DOCUMENT,
+        "rate(30 minutes)",
+        10,
+    );
+    unnamed.overview = Some(AssociationOverview {
+        status: Some("Failed".into()),
+        detailed_status: Some("Failed".into()),
+        aggregated_count: BTreeMap::from([("Failed".to_owned(), 5)]),
+    });
+    let report = run(FakeSsm::with(vec![unnamed, distributor(), invoke()])).await;
+    assert_eq!(
+        codes(&report),
+        vec![(EXECUTION_FAILED, "66666666-ffff-4000-8000-000000000008")]
+    );
+    let finding = &report.findings[0];
+    assert_eq!(finding.details["stands_in_for"], INVENTORY_ASSOCIATION);
+    assert_eq!(finding.details["document"], INVENTORY_DOCUMENT);
+    assert!(finding.details["latest_execution"].is_null());
+}
