@@ -4,11 +4,13 @@
 use std::error::Error as StdError;
 use std::future::Future;
 
+use aws_credential_types::provider::error::CredentialsError;
 use aws_sdk_sts::config::http::HttpResponse;
 use aws_sdk_sts::config::interceptors::BeforeTransmitInterceptorContextRef;
 use aws_sdk_sts::config::{ConfigBag, Intercept, RuntimeComponents};
 use aws_sdk_sts::error::BoxError;
 use aws_sdk_sts::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_sts::operation::assume_role::AssumeRoleError;
 use aws_smithy_runtime_api::client::orchestrator::Metadata;
 use aws_smithy_runtime_api::client::retries::RequestAttempts;
 use blindspot_aws::{AwsError, AwsErrorKind};
@@ -177,7 +179,9 @@ where
         }
         SdkError::TimeoutError(_) => new(AwsErrorKind::Timeout, detail()),
         SdkError::DispatchFailure(failure) => {
-            if failure.is_timeout() {
+            if let Some(cred) = find_source::<CredentialsError>(err) {
+                credentials_failure(service, operation, cred)
+            } else if failure.is_timeout() {
                 new(AwsErrorKind::Timeout, detail())
             } else if !custom_endpoint && is_dns_failure(err) {
                 new(
@@ -192,6 +196,43 @@ where
         SdkError::ConstructionFailure(_) => new(AwsErrorKind::InvalidRequest, detail()),
         // SdkError is non-exhaustive; a future variant is still a failed call.
         _ => new(AwsErrorKind::Service, detail()),
+    }
+}
+
+/// The first error of type `T` in `err`'s source chain.
+fn find_source<'a, T: StdError + 'static>(err: &'a (dyn StdError + 'static)) -> Option<&'a T> {
+    let mut current: Option<&(dyn StdError + 'static)> = Some(err);
+    while let Some(e) = current {
+        if let Some(found) = e.downcast_ref::<T>() {
+            return Some(found);
+        }
+        current = e.source();
+    }
+    None
+}
+
+/// Classifies a call that failed because its credentials could not be
+/// loaded: a missing profile or a refused AssumeRole is a permission problem
+/// of the account, not a transport failure; a refused AssumeRole keeps the
+/// code STS gave (so throttling of STS still reads as throttling).
+fn credentials_failure(
+    service: &'static str,
+    operation: &'static str,
+    err: &CredentialsError,
+) -> AwsError {
+    let message = format!(
+        "credentials could not be loaded: {}",
+        DisplayErrorContext(err)
+    );
+    if let CredentialsError::ProviderTimedOut(_) = err {
+        return AwsError::new(service, operation, AwsErrorKind::Timeout, message);
+    }
+    let sts_code = find_source::<SdkError<AssumeRoleError, HttpResponse>>(err)
+        .and_then(|e| e.code())
+        .map(str::to_owned);
+    match sts_code {
+        Some(code) => AwsError::from_code(service, operation, &code, message),
+        None => AwsError::new(service, operation, AwsErrorKind::AccessDenied, message),
     }
 }
 
@@ -295,6 +336,29 @@ mod tests {
             classify("ssm", "ListAssociations", &timeout, false).kind,
             AwsErrorKind::Timeout
         );
+        let no_creds = SdkError::<ListAssociationsError, HttpResponse>::dispatch_failure(
+            ConnectorError::other(
+                Box::new(CredentialsError::not_loaded("profile `x` was not defined")),
+                None,
+            ),
+        );
+        assert_eq!(
+            classify("ssm", "ListAssociations", &no_creds, false).kind,
+            AwsErrorKind::AccessDenied
+        );
+        let sts_throttled = SdkError::<AssumeRoleError, HttpResponse>::service_error(
+            AssumeRoleError::generic(ErrorMetadata::builder().code("Throttling").build()),
+            response(400),
+        );
+        let refused = SdkError::<ListAssociationsError, HttpResponse>::dispatch_failure(
+            ConnectorError::other(
+                Box::new(CredentialsError::provider_error(sts_throttled)),
+                None,
+            ),
+        );
+        let e = classify("ssm", "ListAssociations", &refused, false);
+        assert_eq!(e.kind, AwsErrorKind::Throttled, "{e}");
+        assert_eq!(e.code.as_deref(), Some("Throttling"));
         let garbled = SdkError::<ListAssociationsError, HttpResponse>::response_error(
             "bad json",
             response(200),

@@ -731,9 +731,95 @@ async fn factory_reads_the_environment_and_explicit_endpoint_wins() {
     std::env::remove_var("AWS_ENDPOINT_URL");
     assert_eq!(sim.call_count("sts", "GetCallerIdentity"), 2);
 
+    // A per-account profile replaces the base credentials. The files are
+    // named through the environment, so this stays in this one test.
+    let dir = std::env::temp_dir().join(format!("blindspot-aws-sdk-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let credentials = dir.join("credentials");
+    std::fs::write(
+        &credentials,
+        format!("[member-a]\naws_access_key_id = {KEY_A}\naws_secret_access_key = sim-secret\n"),
+    )
+    .unwrap();
+    std::fs::write(dir.join("config"), "").unwrap();
+    std::env::set_var("AWS_SHARED_CREDENTIALS_FILE", &credentials);
+    std::env::set_var("AWS_CONFIG_FILE", dir.join("config"));
+    let account = factory
+        .resolve_account(&AccountSpec {
+            profile: Some("member-a".into()),
+            ..spec("member")
+        })
+        .await
+        .unwrap();
+    assert_eq!(account.account_id, ACCOUNT_A);
+    let missing = factory
+        .resolve_account(&AccountSpec {
+            profile: Some("no-such-profile".into()),
+            ..spec("missing")
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(missing.service, "sts");
+    assert_eq!(missing.kind, AwsErrorKind::AccessDenied, "{missing}");
+    assert!(missing.message.contains("no-such-profile"), "{missing}");
+    std::fs::remove_dir_all(&dir).unwrap();
+
     let bad = AwsSettings {
         max_attempts: 0,
         ..settings(&sim)
     };
     assert!(AwsFactory::new(bad, counter).await.is_err());
+}
+
+#[tokio::test]
+async fn server_errors_are_retried_then_reported() {
+    let w = World::new(&ssm_scenario()).await;
+    w.sim.set_faults(Faults {
+        seed: Some(7),
+        server_error_probability: 1.0,
+        ..Faults::default()
+    });
+    let err = w
+        .clients("us-east-1")
+        .ssm
+        .describe_instance_information(None)
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind, AwsErrorKind::Service, "{err}");
+    assert_eq!(w.sim.call_count("ssm", "DescribeInstanceInformation"), 3);
+    assert_eq!(
+        w.count("ssm", "DescribeInstanceInformation", "retried_attempt"),
+        2
+    );
+    assert_eq!(
+        w.count("ssm", "DescribeInstanceInformation", "service_error"),
+        1
+    );
+}
+
+#[tokio::test]
+async fn a_closed_endpoint_is_a_transport_failure() {
+    // A port that was just free: nothing listens there.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let counter = CallCounter::default();
+    let closed = AwsSettings {
+        endpoint_url: Some(format!("http://127.0.0.1:{port}")),
+        profile: None,
+        operation_timeout: Duration::from_secs(5),
+        attempt_timeout: Duration::from_secs(2),
+        max_attempts: 2,
+    };
+    let factory = AwsFactory::from_sdk_config(closed, base(KEY_A).await, counter.clone())
+        .unwrap()
+        .with_retry_initial_backoff(Duration::from_millis(5));
+    let err = factory.resolve_account(&spec("a")).await.unwrap_err();
+    // A configured endpoint that refuses is a transport failure, never
+    // "the service does not exist here".
+    assert_eq!(err.kind, AwsErrorKind::Transport, "{err}");
+    assert_eq!((err.service, err.operation), ("sts", "GetCallerIdentity"));
+    assert_eq!(counter.total("sts", "GetCallerIdentity"), 1 + 1);
 }
