@@ -26,9 +26,13 @@
 //! Errors are classified by their AWS code (`ProvideErrorMetadata::code()`),
 //! never by SDK variant. A DNS failure on a service's default endpoint means
 //! the service does not exist in that region ([`Unavailable`](blindspot_aws::AwsErrorKind::Unavailable)).
+//! A call whose credentials cannot be loaded (an undefined profile, a refused
+//! AssumeRole) is `AccessDenied`, or the kind of the code STS answered with.
 //! Every port call records `(service, operation, outcome)` in the
 //! [`CallCounter`](blindspot_core::CallCounter); the outcome is `ok` or
-//! [`AwsErrorKind::as_str`](blindspot_aws::AwsErrorKind::as_str).
+//! [`AwsErrorKind::as_str`](blindspot_aws::AwsErrorKind::as_str). Each attempt
+//! the SDK retries is also recorded, as outcome `retried_attempt`, so the
+//! metric shows retry pressure that the calls' own outcomes hide.
 //!
 //! # Layout
 //! - [`settings`]: [`AwsSettings`], [`AccountSpec`], [`AwsSetupError`].
