@@ -90,6 +90,16 @@ enum Command {
         /// Generate a fleet with this many instances per region instead.
         #[arg(long, conflicts_with = "scenario")]
         fleet: Option<usize>,
+        /// With --fleet: the regions (comma-separated).
+        #[arg(long, value_delimiter = ',', default_value = "us-east-1,eu-west-1")]
+        fleet_regions: Vec<String>,
+        /// With --fleet: the percentage of instances Inspector cannot scan
+        /// (coverage INACTIVE), spread over the usual reasons.
+        #[arg(long, default_value_t = 20.0)]
+        fleet_uncovered_percent: f64,
+        /// With --fleet: the generator's seed.
+        #[arg(long, default_value_t = 1)]
+        fleet_seed: u64,
         /// Address to listen on (port 0 picks a free port).
         #[arg(long, default_value = "127.0.0.1:0")]
         listen: SocketAddr,
@@ -192,17 +202,20 @@ async fn dispatch(command: Command) -> anyhow::Result<u8> {
         Command::Sim {
             scenario,
             fleet,
+            fleet_regions,
+            fleet_uncovered_percent,
+            fleet_seed,
             listen,
         } => {
             let scenario = match (scenario, fleet) {
                 (Some(path), _) => blindspot_sim::Scenario::from_path(&path)
                     .with_context(|| format!("cannot load scenario {}", path.display()))?,
-                (None, Some(instances)) => {
-                    blindspot_sim::generate::fleet(&blindspot_sim::generate::FleetSpec {
-                        instances_per_region: instances,
-                        ..Default::default()
-                    })
-                }
+                (None, Some(instances)) => blindspot_sim::generate::fleet(&fleet_spec(
+                    instances,
+                    fleet_regions,
+                    fleet_uncovered_percent,
+                    fleet_seed,
+                )?),
                 (None, None) => blindspot_sim::Scenario::embedded_demo(),
             };
             let sim = blindspot_sim::SimServer::start_on(listen, scenario)
@@ -216,6 +229,36 @@ async fn dispatch(command: Command) -> anyhow::Result<u8> {
             Ok(0)
         }
     }
+}
+
+/// A generated fleet whose uncovered share is `uncovered_percent`, split over
+/// the reasons a real fleet shows most.
+fn fleet_spec(
+    instances: usize,
+    regions: Vec<String>,
+    uncovered_percent: f64,
+    seed: u64,
+) -> anyhow::Result<blindspot_sim::generate::FleetSpec> {
+    if !(0.0..=100.0).contains(&uncovered_percent) {
+        anyhow::bail!("--fleet-uncovered-percent must be between 0 and 100");
+    }
+    // Weights in hundredths of a percent, so 0.5% is expressible.
+    let uncovered = (uncovered_percent * 100.0).round() as u32;
+    let share = |part: u32| uncovered * part / 20;
+    Ok(blindspot_sim::generate::FleetSpec {
+        regions,
+        instances_per_region: instances,
+        coverage_reasons: vec![
+            ("SUCCESSFUL".into(), 10_000 - uncovered),
+            ("UNMANAGED_EC2_INSTANCE".into(), share(8)),
+            ("UNSUPPORTED_OS".into(), share(4)),
+            ("STALE_INVENTORY".into(), share(3)),
+            ("NO_INVENTORY".into(), share(3)),
+            ("EC2_INSTANCE_STOPPED".into(), share(2)),
+        ],
+        seed,
+        ..Default::default()
+    })
 }
 
 /// The demo talks only to the simulated AWS, with made-up credentials, so it
