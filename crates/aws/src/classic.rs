@@ -104,8 +104,10 @@ pub trait InspectorClassicApi: Send + Sync {
     ) -> Result<Page<String>, AwsError>;
 
     /// DescribeAssessmentRuns for 1 to [`DESCRIBE_RUNS_MAX`] ARNs.
-    async fn describe_assessment_runs(&self, arns: &[String])
-        -> Result<Vec<AssessmentRun>, AwsError>;
+    async fn describe_assessment_runs(
+        &self,
+        arns: &[String],
+    ) -> Result<Vec<AssessmentRun>, AwsError>;
 
     /// ListExclusions: one page of exclusion ARNs of a run.
     async fn list_exclusions(

@@ -46,20 +46,30 @@ impl AwsErrorKind {
         // Some services prefix the code with a namespace ("aws.protocol#Code").
         let code = code.rsplit('#').next().unwrap_or(code);
         match code {
-            "ThrottlingException" | "Throttling" | "TooManyRequestsException"
-            | "RequestLimitExceeded" | "ProvisionedThroughputExceededException"
+            "ThrottlingException"
+            | "Throttling"
+            | "TooManyRequestsException"
+            | "RequestLimitExceeded"
+            | "ProvisionedThroughputExceededException"
             | "LimitExceededException" => AwsErrorKind::Throttled,
-            "AccessDeniedException" | "AccessDenied" | "UnauthorizedOperation"
-            | "UnrecognizedClientException" | "InvalidClientTokenId"
-            | "ExpiredTokenException" | "ExpiredToken" | "SignatureDoesNotMatch" => {
-                AwsErrorKind::AccessDenied
-            }
-            "UnknownOperationException" | "InvalidAction" | "OptInRequired"
-            | "SubscriptionRequiredException" | "UnsupportedFeatureException" => {
-                AwsErrorKind::Unavailable
-            }
-            "ValidationException" | "InvalidInputException" | "InvalidNextToken"
-            | "InvalidParameterValue" | "SerializationException" => AwsErrorKind::InvalidRequest,
+            "AccessDeniedException"
+            | "AccessDenied"
+            | "UnauthorizedOperation"
+            | "UnrecognizedClientException"
+            | "InvalidClientTokenId"
+            | "ExpiredTokenException"
+            | "ExpiredToken"
+            | "SignatureDoesNotMatch" => AwsErrorKind::AccessDenied,
+            "UnknownOperationException"
+            | "InvalidAction"
+            | "OptInRequired"
+            | "SubscriptionRequiredException"
+            | "UnsupportedFeatureException" => AwsErrorKind::Unavailable,
+            "ValidationException"
+            | "InvalidInputException"
+            | "InvalidNextToken"
+            | "InvalidParameterValue"
+            | "SerializationException" => AwsErrorKind::InvalidRequest,
             _ => AwsErrorKind::Service,
         }
     }
@@ -132,18 +142,32 @@ mod tests {
 
     #[test]
     fn classifies_codes() {
-        assert_eq!(AwsErrorKind::from_code("ThrottlingException"), AwsErrorKind::Throttled);
+        assert_eq!(
+            AwsErrorKind::from_code("ThrottlingException"),
+            AwsErrorKind::Throttled
+        );
         assert_eq!(
             AwsErrorKind::from_code("com.amazon#AccessDeniedException"),
             AwsErrorKind::AccessDenied
         );
-        assert_eq!(AwsErrorKind::from_code("UnknownOperationException"), AwsErrorKind::Unavailable);
-        assert_eq!(AwsErrorKind::from_code("InternalServerError"), AwsErrorKind::Service);
+        assert_eq!(
+            AwsErrorKind::from_code("UnknownOperationException"),
+            AwsErrorKind::Unavailable
+        );
+        assert_eq!(
+            AwsErrorKind::from_code("InternalServerError"),
+            AwsErrorKind::Service
+        );
     }
 
     #[test]
     fn maps_to_rule_errors() {
-        let e = AwsError::from_code("inspector", "ListAssessmentRuns", "UnknownOperationException", "gone");
+        let e = AwsError::from_code(
+            "inspector",
+            "ListAssessmentRuns",
+            "UnknownOperationException",
+            "gone",
+        );
         assert!(matches!(RuleError::from(e), RuleError::Unavailable(_)));
         let e = AwsError::from_code("ssm", "ListAssociations", "AccessDeniedException", "no");
         let msg = RuleError::from(e).to_string();

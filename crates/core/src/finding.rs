@@ -184,7 +184,14 @@ pub fn fingerprint(
     discriminator: Option<&str>,
 ) -> String {
     let mut hasher = Sha256::new();
-    for part in [rule, code, account, region, resource, discriminator.unwrap_or("")] {
+    for part in [
+        rule,
+        code,
+        account,
+        region,
+        resource,
+        discriminator.unwrap_or(""),
+    ] {
         hasher.update(part.as_bytes());
         hasher.update([0u8]);
     }

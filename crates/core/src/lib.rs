@@ -17,10 +17,10 @@ pub mod rule;
 pub mod schedule;
 
 pub use finding::{fingerprint, Finding, Severity, SeverityParseError};
-pub use schedule::{CronSchedule, Schedule, ScheduleError};
 pub use rule::{
-    EvalContext, Evaluation, EvaluationStatus, Measurement, NoPeers, PeerFindings, Rule,
-    RuleError, RuleMeta, RuleReport, Scope,
+    EvalContext, Evaluation, EvaluationStatus, Measurement, NoPeers, PeerFindings, Rule, RuleError,
+    RuleMeta, RuleReport, Scope,
 };
+pub use schedule::{CronSchedule, Schedule, ScheduleError};
 pub mod telemetry;
 pub use telemetry::CallCounter;

@@ -19,8 +19,7 @@ impl CallCounter {
         // A poisoned lock only means another thread panicked mid-increment; the
         // counts are still usable, so recover rather than lose metrics.
         let mut map = self.inner.lock().unwrap_or_else(|e| e.into_inner());
-        *map
-            .entry((service.to_owned(), operation.to_owned(), outcome.to_owned()))
+        *map.entry((service.to_owned(), operation.to_owned(), outcome.to_owned()))
             .or_default() += 1;
     }
 
