@@ -239,6 +239,10 @@ impl Config {
                 pair[0]
             ));
         }
+        self.rules
+            .associations
+            .validate()
+            .map_err(|e| e.to_string())?;
         for entry in blindspot_rules::all_rules(&self.rules) {
             let id = entry.rule.meta().id;
             if entry.interval.is_zero() {
@@ -337,6 +341,21 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("rules.inspector-exclusions.interval"), "{err}");
+    }
+
+    #[test]
+    fn rule_specific_checks_name_the_key() {
+        let err = parse("[[rules.inspector2-associations.expected]]\nname = \"\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("rules.inspector2-associations.expected[0]"),
+            "{err}"
+        );
+        let err = parse("[rules.inspector2-coverage]\nresource_types = [\"AWS_EC3\"]\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("line 2") && err.contains("AWS_EC3"), "{err}");
     }
 
     #[test]
