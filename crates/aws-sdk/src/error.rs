@@ -13,7 +13,7 @@ use aws_sdk_sts::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_sts::operation::assume_role::AssumeRoleError;
 use aws_smithy_runtime_api::client::orchestrator::Metadata;
 use aws_smithy_runtime_api::client::retries::RequestAttempts;
-use blindspot_aws::{AwsError, AwsErrorKind};
+use blindspot_aws::{AwsError, AwsErrorKind, Page};
 use blindspot_core::CallCounter;
 
 /// The outcome label of a successful call.
@@ -106,6 +106,27 @@ impl Calls {
         E: ProvideErrorMetadata + StdError + Send + Sync + 'static,
     {
         classify(self.service, operation, err, self.custom_endpoint)
+    }
+
+    /// Converts one page of SDK items into a port [`Page`]; an item that
+    /// cannot be converted makes the whole answer an invalid response, because
+    /// a page with a silently dropped item would look complete.
+    pub(crate) fn page<S, T>(
+        &self,
+        operation: &'static str,
+        items: &[S],
+        convert: impl Fn(&S) -> Result<T, String>,
+        next_token: Option<&str>,
+    ) -> Result<Page<T>, AwsError> {
+        let items = items
+            .iter()
+            .map(convert)
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|m| self.invalid_response(operation, m))?;
+        Ok(Page {
+            items,
+            next_token: next_token.map(str::to_owned),
+        })
     }
 
     /// An answer that parsed but cannot be used (missing or out-of-range data).

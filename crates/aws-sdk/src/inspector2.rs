@@ -178,16 +178,8 @@ impl Inspector2Api for SdkInspector2 {
                     .send()
                     .await
                     .map_err(|e| self.calls.error(OP, &e))?;
-                let items = out
-                    .covered_resources()
-                    .iter()
-                    .map(covered)
-                    .collect::<Result<Vec<_>, _>>()
-                    .map_err(|m| self.calls.invalid_response(OP, m))?;
-                Ok(Page {
-                    items,
-                    next_token: out.next_token().map(str::to_owned),
-                })
+                self.calls
+                    .page(OP, out.covered_resources(), covered, out.next_token())
             })
             .await
     }

@@ -152,16 +152,8 @@ impl SsmApi for SdkSsm {
                     .send()
                     .await
                     .map_err(|e| self.calls.error(OP, &e))?;
-                let items = out
-                    .associations()
-                    .iter()
-                    .map(listed_association)
-                    .collect::<Result<Vec<_>, _>>()
-                    .map_err(|m| self.calls.invalid_response(OP, m))?;
-                Ok(Page {
-                    items,
-                    next_token: out.next_token().map(str::to_owned),
-                })
+                self.calls
+                    .page(OP, out.associations(), listed_association, out.next_token())
             })
             .await
     }
@@ -203,16 +195,12 @@ impl SsmApi for SdkSsm {
                     .send()
                     .await
                     .map_err(|e| self.calls.error(OP, &e))?;
-                let items = out
-                    .association_executions()
-                    .iter()
-                    .map(execution)
-                    .collect::<Result<Vec<_>, _>>()
-                    .map_err(|m| self.calls.invalid_response(OP, m))?;
-                Ok(Page {
-                    items,
-                    next_token: out.next_token().map(str::to_owned),
-                })
+                self.calls.page(
+                    OP,
+                    out.association_executions(),
+                    execution,
+                    out.next_token(),
+                )
             })
             .await
     }
@@ -232,16 +220,12 @@ impl SsmApi for SdkSsm {
                     .send()
                     .await
                     .map_err(|e| self.calls.error(OP, &e))?;
-                let items = out
-                    .instance_information_list()
-                    .iter()
-                    .map(instance)
-                    .collect::<Result<Vec<_>, _>>()
-                    .map_err(|m| self.calls.invalid_response(OP, m))?;
-                Ok(Page {
-                    items,
-                    next_token: out.next_token().map(str::to_owned),
-                })
+                self.calls.page(
+                    OP,
+                    out.instance_information_list(),
+                    instance,
+                    out.next_token(),
+                )
             })
             .await
     }

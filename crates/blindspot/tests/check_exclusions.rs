@@ -10,6 +10,21 @@ use serde_json::Value;
 const RUN: &str =
     "arn:aws:inspector:us-east-1:123456789012:target/0-abcdabcd/template/0-12341234/run/0-aabbccdd";
 
+/// `blindspot check --rule inspector-exclusions --format json` in `regions`.
+async fn check_json(sim: &blindspot_sim::SimHandle, regions: &str) -> common::Run {
+    let mut cmd = command(&sim.endpoint());
+    cmd.args([
+        "check",
+        "--rule",
+        "inspector-exclusions",
+        "--regions",
+        regions,
+        "--format",
+        "json",
+    ]);
+    run(cmd).await
+}
+
 fn findings(json: &Value) -> &Vec<Value> {
     json["findings"].as_array().expect("findings array")
 }
@@ -135,17 +150,7 @@ async fn a_retired_classic_region_is_unavailable_not_an_error() {
         "[faults]\nclassic_retired = [\"eu-west-1\"]\n{TWO_REGIONS}"
     ))
     .await;
-    let mut cmd = command(&sim.endpoint());
-    cmd.args([
-        "check",
-        "--rule",
-        "inspector-exclusions",
-        "--regions",
-        "us-east-1,eu-west-1",
-        "--format",
-        "json",
-    ]);
-    let out = run(cmd).await;
+    let out = check_json(&sim, "us-east-1,eu-west-1").await;
     assert_eq!(
         out.code, 1,
         "unavailable alone is not exit 3; stderr:\n{}",
@@ -172,17 +177,7 @@ async fn retired_everywhere_exits_zero() {
         "[faults]\nclassic_retired = [\"*\"]\n{TWO_REGIONS}"
     ))
     .await;
-    let mut cmd = command(&sim.endpoint());
-    cmd.args([
-        "check",
-        "--rule",
-        "inspector-exclusions",
-        "--regions",
-        "us-east-1,eu-west-1",
-        "--format",
-        "json",
-    ]);
-    let out = run(cmd).await;
+    let out = check_json(&sim, "us-east-1,eu-west-1").await;
     assert_eq!(out.code, 0, "{}", out.stderr);
     assert!(findings(&out.json()).is_empty());
 }
@@ -192,17 +187,7 @@ async fn access_denied_in_one_region_does_not_stop_the_other() {
     let faults =
         "[faults]\naccess_denied = [{ region = \"eu-west-1\", service = \"inspector\" }]\n";
     let sim = sim(&format!("{faults}{TWO_REGIONS}")).await;
-    let mut cmd = command(&sim.endpoint());
-    cmd.args([
-        "check",
-        "--rule",
-        "inspector-exclusions",
-        "--regions",
-        "us-east-1,eu-west-1",
-        "--format",
-        "json",
-    ]);
-    let out = run(cmd).await;
+    let out = check_json(&sim, "us-east-1,eu-west-1").await;
     assert_eq!(
         out.code, 3,
         "an error makes results incomplete; stderr:\n{}",
@@ -235,17 +220,7 @@ async fn throttling_is_retried() {
     let faults =
         "[faults]\nthrottle_first_n = { ListAssessmentRuns = 1, DescribeExclusions = 1 }\n";
     let sim = sim(&format!("{faults}{TWO_REGIONS}")).await;
-    let mut cmd = command(&sim.endpoint());
-    cmd.args([
-        "check",
-        "--rule",
-        "inspector-exclusions",
-        "--regions",
-        "us-east-1",
-        "--format",
-        "json",
-    ]);
-    let out = run(cmd).await;
+    let out = check_json(&sim, "us-east-1").await;
     assert_eq!(out.code, 1, "{}", out.stderr);
     assert_eq!(
         statuses(&out.json()),
@@ -271,17 +246,7 @@ async fn a_thousand_exclusions_are_paged_and_described_in_batches_of_100() {
         ));
     }
     let sim = sim(&toml).await;
-    let mut cmd = command(&sim.endpoint());
-    cmd.args([
-        "check",
-        "--rule",
-        "inspector-exclusions",
-        "--regions",
-        "us-east-1",
-        "--format",
-        "json",
-    ]);
-    let out = run(cmd).await;
+    let out = check_json(&sim, "us-east-1").await;
     assert_eq!(out.code, 1, "{}", out.stderr);
     let json = out.json();
     assert_eq!(
@@ -298,17 +263,7 @@ async fn a_thousand_exclusions_are_paged_and_described_in_batches_of_100() {
 #[tokio::test(flavor = "multi_thread")]
 async fn the_superseded_run_of_the_seed_is_not_reported() {
     let sim = sim_file("seed.toml").await;
-    let mut cmd = command(&sim.endpoint());
-    cmd.args([
-        "check",
-        "--rule",
-        "inspector-exclusions",
-        "--regions",
-        "us-east-1",
-        "--format",
-        "json",
-    ]);
-    let json = run(cmd).await.json();
+    let json = check_json(&sim, "us-east-1").await.json();
     for f in findings(&json) {
         assert_eq!(
             f["details"]["assessment_run_arn"], RUN,
