@@ -169,6 +169,43 @@ fn parse_metrics(text: &str) -> BTreeMap<String, f64> {
     out
 }
 
+/// `promtool check metrics`, the Prometheus project's own linter. `.ci/run`
+/// installs it; without it the check cannot run, which fails under CI and is
+/// only reported on a developer's machine.
+fn promtool_check(text: &str) {
+    use std::io::Write as _;
+    let child = std::process::Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn();
+    let mut child = match child {
+        Ok(child) => child,
+        Err(err) => {
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "promtool is required in CI: {err}"
+            );
+            eprintln!("promtool not found ({err}); skipping `promtool check metrics`");
+            return;
+        }
+    };
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(text.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "promtool check metrics failed:\n{}{}\n{text}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 fn metric(metrics: &BTreeMap<String, f64>, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
     metrics
         .iter()

@@ -104,7 +104,17 @@ pub(crate) async fn readyz(State(state): State<AppState>) -> Response {
     (status, Json(body)).into_response()
 }
 
-pub(crate) async fn metrics(State(state): State<AppState>) -> Result<Response, ApiError> {
+pub(crate) async fn metrics(
+    State(state): State<AppState>,
+    headers: axum::http::HeaderMap,
+) -> Result<Response, ApiError> {
+    // Prometheus asks for OpenMetrics in its Accept header; everything else
+    // (curl, promtool, older servers) gets the classic text format.
+    let openmetrics = headers
+        .get_all(header::ACCEPT)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .any(|v| v.contains("application/openmetrics-text"));
     let mut input = with_store(&state, metrics::gather_from_store).await?;
     input.version = state.version.to_owned();
     input.rule_ids = state
@@ -117,11 +127,16 @@ pub(crate) async fn metrics(State(state): State<AppState>) -> Result<Response, A
     input.calls = state.calls.snapshot();
     let text = metrics::render(&input)
         .map_err(|err| ApiError::Internal(format!("encoding metrics: {err}")))?;
+    let (content_type, text) = if openmetrics {
+        (metrics::CONTENT_TYPE, text)
+    } else {
+        (
+            metrics::TEXT_CONTENT_TYPE,
+            metrics::to_prometheus_text(&text),
+        )
+    };
     Ok((
-        [(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static(metrics::CONTENT_TYPE),
-        )],
+        [(header::CONTENT_TYPE, HeaderValue::from_static(content_type))],
         text,
     )
         .into_response())

@@ -31,6 +31,11 @@ use std::sync::{Arc, Mutex};
 /// The content type of the OpenMetrics text exposition prometheus-client writes.
 pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
 
+/// The content type of the classic Prometheus text format (0.0.4), for
+/// scrapers that do not ask for OpenMetrics: `curl`, `promtool check metrics`,
+/// older Prometheus servers.
+pub const TEXT_CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
+
 /// The metric name prefix.
 const PREFIX: &str = "blindspot";
 
@@ -467,11 +472,54 @@ pub(crate) fn render(input: &MetricsInput) -> Result<String, std::fmt::Error> {
     Ok(out)
 }
 
+/// Rewrites prometheus-client's OpenMetrics text as the classic Prometheus
+/// text format. The two differ, for what blindspot exports, only in that
+/// OpenMetrics names a counter family without its `_total` suffix in HELP and
+/// TYPE, and adds `# UNIT` and `# EOF` lines; samples are identical.
+pub(crate) fn to_prometheus_text(openmetrics: &str) -> String {
+    let counters: BTreeSet<&str> = openmetrics
+        .lines()
+        .filter_map(|l| l.strip_prefix("# TYPE "))
+        .filter_map(|rest| rest.strip_suffix(" counter"))
+        .collect();
+    let mut out = String::with_capacity(openmetrics.len());
+    for line in openmetrics.lines() {
+        if line.starts_with("# UNIT ") || line == "# EOF" {
+            continue;
+        }
+        let renamed = ["# HELP ", "# TYPE "].iter().find_map(|prefix| {
+            let rest = line.strip_prefix(prefix)?;
+            let (name, tail) = rest.split_once(' ').unwrap_or((rest, ""));
+            counters
+                .contains(name)
+                .then(|| format!("{prefix}{name}_total {tail}"))
+        });
+        match renamed {
+            Some(line) => out.push_str(line.trim_end()),
+            None => out.push_str(line),
+        }
+        out.push('\n');
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used)]
     use super::*;
     use blindspot_core::Measurement;
+
+    #[test]
+    fn classic_text_names_counters_with_total_and_drops_openmetrics_lines() {
+        let om = "# HELP blindspot_x Things.\n# TYPE blindspot_x counter\nblindspot_x_total{a=\"b\"} 3\n\
+                  # HELP blindspot_d_seconds D.\n# TYPE blindspot_d_seconds gauge\n# UNIT blindspot_d_seconds seconds\n\
+                  blindspot_d_seconds 1.5\n# EOF\n";
+        assert_eq!(
+            to_prometheus_text(om),
+            "# HELP blindspot_x_total Things.\n# TYPE blindspot_x_total counter\nblindspot_x_total{a=\"b\"} 3\n\
+             # HELP blindspot_d_seconds D.\n# TYPE blindspot_d_seconds gauge\nblindspot_d_seconds 1.5\n"
+        );
+    }
 
     #[test]
     fn sanitizes_names() {

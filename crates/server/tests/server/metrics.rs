@@ -3,7 +3,7 @@
 //! `UPDATE_GOLDEN=1 cargo test -p blindspot-server --test server metrics`.
 
 use crate::support::*;
-use axum::http::StatusCode;
+use axum::http::{Method, StatusCode};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 
@@ -130,9 +130,52 @@ fn value(samples: &Samples, name: &str, labels: &[(&str, &str)]) -> Option<f64> 
     })
 }
 
+/// `/metrics` as Prometheus asks for it.
+async fn openmetrics(app: axum::Router) -> Reply {
+    request(
+        app,
+        Method::GET,
+        "/metrics",
+        &[(
+            "accept",
+            "application/openmetrics-text;version=1.0.0,text/plain;version=0.0.4;q=0.5",
+        )],
+        Vec::new(),
+    )
+    .await
+}
+
+#[tokio::test]
+async fn without_openmetrics_in_accept_the_classic_text_format_is_served() {
+    let fx = fixture();
+    let om = openmetrics(fx.app()).await.text();
+    let reply = get(fx.app(), "/metrics").await;
+    assert!(reply.headers["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/plain; version=0.0.4"));
+    let text = reply.text();
+    assert!(
+        !text.contains("# EOF") && !text.contains("# UNIT"),
+        "{text}"
+    );
+    assert!(
+        text.contains("# TYPE blindspot_aws_requests_total counter"),
+        "{text}"
+    );
+    // The samples themselves are the same in both formats.
+    let samples = |t: &str| -> Vec<String> {
+        t.lines()
+            .filter(|l| !l.starts_with('#'))
+            .map(str::to_owned)
+            .collect()
+    };
+    assert_eq!(samples(&text), samples(&om));
+}
+
 #[tokio::test]
 async fn metrics_match_the_golden_exposition() {
-    let reply = get(fixture().app(), "/metrics").await;
+    let reply = openmetrics(fixture().app()).await;
     assert_eq!(reply.status, StatusCode::OK);
     assert!(reply.headers["content-type"]
         .to_str()
@@ -152,7 +195,7 @@ async fn metrics_match_the_golden_exposition() {
 #[tokio::test]
 async fn metrics_parse_and_carry_the_store_data() {
     let fx = fixture();
-    let text = get(fx.app(), "/metrics").await.text();
+    let text = openmetrics(fx.app()).await.text();
     let s = parse_exposition(&text);
     let eu = ("region", "eu-west-1");
     let acct = ("account", ACCOUNT);

@@ -2,7 +2,7 @@
 //! the store's own cursor validation reach the API as documented.
 
 use crate::support::*;
-use axum::http::StatusCode;
+use axum::http::{Method, StatusCode};
 use blindspot_core::{Evaluation, EvaluationStatus, Finding, Measurement, Scope, Severity};
 use blindspot_store::{SqliteStore, Store};
 use chrono::Duration;
@@ -110,7 +110,15 @@ async fn api_and_metrics_over_the_sqlite_store() {
     assert_eq!(evaluations["evaluations"].as_array().unwrap().len(), 1);
     assert_eq!(evaluations["evaluations"][0]["resolved"], 1);
 
-    let text = get(fx.app(), "/metrics").await.text();
+    let text = request(
+        fx.app(),
+        Method::GET,
+        "/metrics",
+        &[("accept", "application/openmetrics-text")],
+        Vec::new(),
+    )
+    .await
+    .text();
     let high = format!(
         "blindspot_findings{{rule=\"inspector-exclusions\",severity=\"high\",account=\"{ACCOUNT}\",region=\"eu-west-1\"}} 2"
     );
