@@ -69,10 +69,13 @@ pub async fn evaluate(
 pub fn print(evaluations: &[Evaluation], format: Format) -> anyhow::Result<()> {
     match format {
         Format::Json => {
-            println!(
-                "{}",
-                serde_json::to_string_pretty(&output::report(evaluations))?
-            );
+            // Streamed: with 100k findings the document is over 100 MB, and
+            // building it as one string first would double the peak memory.
+            use std::io::Write as _;
+            let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+            serde_json::to_writer_pretty(&mut out, &output::report(evaluations))?;
+            writeln!(out)?;
+            out.flush()?;
         }
         Format::Table => print!("{}", output::table(evaluations)),
     }

@@ -278,6 +278,7 @@ async fn the_daemon_tracks_findings_through_fixes_failures_and_kill_9() {
         metric(&metrics, "blindspot_build_info", &[]).is_some(),
         "{text}"
     );
+    promtool_check(&text);
 
     // Run now: the token is required, and the rule must exist.
     let client = reqwest::Client::new();

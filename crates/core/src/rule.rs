@@ -39,6 +39,19 @@ impl fmt::Display for Scope {
     }
 }
 
+/// One kind of finding a rule reads from another rule (or from its own last
+/// results) through [`PeerFindings`]. Declared in [`RuleMeta::reads`] so the
+/// engine loads exactly that and nothing else: with 100k open coverage
+/// findings, loading every rule's findings for every evaluation would cost
+/// hundreds of megabytes per activation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct PeerRead {
+    /// The rule whose open findings are read (may be the rule itself).
+    pub rule: &'static str,
+    /// Only findings with these codes; empty means every code.
+    pub codes: &'static [&'static str],
+}
+
 /// Static facts about a rule, shown by `blindspot rules` and the API.
 #[derive(Debug, Clone, Serialize)]
 pub struct RuleMeta {
@@ -50,6 +63,9 @@ pub struct RuleMeta {
     pub severity: Severity,
     /// One line saying what it checks.
     pub summary: &'static str,
+    /// The open findings it reads through [`PeerFindings`]; the engine
+    /// provides these and only these.
+    pub reads: &'static [PeerRead],
 }
 
 /// The outcome of one (rule, account, region) evaluation.

@@ -24,7 +24,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use blindspot_core::{Evaluation, Finding, PeerFindings, Rule, Scope};
+use blindspot_core::{Evaluation, Finding, PeerFindings, PeerRead, Rule, Scope};
 use blindspot_store::{LifecycleChange, Store, StoreError};
 use chrono::{DateTime, TimeDelta, Utc};
 use futures::FutureExt;
@@ -197,7 +197,6 @@ impl Control for ControlHandle {
 /// Everything an activation needs, shared by all rule tasks.
 struct Runtime<C: ?Sized> {
     targets: Vec<Target<C>>,
-    rule_ids: Vec<String>,
     store: Arc<dyn Store>,
     permits: Semaphore,
     stop: CancellationToken,
@@ -310,7 +309,6 @@ where
         });
         let runtime = Arc::new(Runtime {
             targets,
-            rule_ids: rules.iter().map(|r| r.rule.meta().id.to_owned()).collect(),
             store,
             permits: Semaphore::new(options.concurrency),
             stop: CancellationToken::new(),
@@ -477,7 +475,7 @@ where
             return;
         }
         rt.shared.in_flight.fetch_add(1, Ordering::SeqCst);
-        let peers = peer_snapshot(rt, id, &target.scope).await;
+        let peers = peer_snapshot(rt, rule.meta().reads, &target.scope).await;
         let evaluation = evaluate(Arc::clone(rule), target, peers, schedule.timeout).await;
         drop(permit);
         record(rt, evaluation).await;
@@ -562,18 +560,21 @@ impl PeerFindings for PeerSnapshot {
 
 async fn peer_snapshot<C: ?Sized>(
     rt: &Runtime<C>,
-    rule: &str,
+    reads: &[PeerRead],
     scope: &Scope,
 ) -> Arc<dyn PeerFindings> {
     let store = Arc::clone(&rt.store);
-    let peers: Vec<String> = rt.rule_ids.iter().filter(|r| *r != rule).cloned().collect();
+    // Only what the rule declared it reads: loading every peer's findings for
+    // every evaluation would cost memory in proportion to the largest rule.
+    let reads: Vec<PeerRead> = reads.to_vec();
     let owned_scope = scope.clone();
     let loaded = tokio::task::spawn_blocking(move || {
-        let mut findings = HashMap::new();
-        for peer in peers {
-            match store.open_findings(&peer, &owned_scope) {
+        let mut findings: HashMap<String, Vec<Finding>> = HashMap::new();
+        for read in reads {
+            let peer = read.rule;
+            match store.open_findings_with_codes(peer, &owned_scope, read.codes) {
                 Ok(list) => {
-                    findings.insert(peer, list);
+                    findings.entry(peer.to_owned()).or_default().extend(list);
                 }
                 // A peer lookup only enriches findings (root causes); the
                 // rule still runs without it.

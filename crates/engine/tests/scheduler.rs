@@ -344,6 +344,21 @@ async fn peers_come_from_the_store_and_the_hook_sees_every_evaluation() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn only_declared_peers_are_loaded() {
+    let a = Fake::new("a", |_, _| Step::Report(secs(0), vec![1, 2]));
+    let c = Fake::reading("c", Some("a"), false, |_, _| Step::Report(secs(0), vec![]));
+    let run = start(
+        vec![scheduled(&a, 60, 10), scheduled(&c, 60, 10)],
+        &["eu-west-1"],
+        options(),
+    );
+    sleep(secs(90)).await;
+    run.stop().await;
+    // a's findings are in the store by then, but c never declared it reads them.
+    assert_eq!(c.calls()[1].peers_seen, 0);
+}
+
+#[tokio::test(start_paused = true)]
 async fn retention_prunes_old_history() {
     let store = Arc::new(SqliteStore::open_in_memory().unwrap());
     let scope = Scope::new("111111111111", "eu-west-1");

@@ -349,6 +349,7 @@ impl AssociationsRule {
                 severity: Severity::High,
                 summary: "Inspector v2's SSM associations exist, run on schedule, succeed and \
                           target all instances",
+                reads: &[],
             },
             expectations: config.expectations(),
             stale_grace: config.stale_grace,

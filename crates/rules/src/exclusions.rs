@@ -100,6 +100,7 @@ impl ExclusionsRule {
                 aliases: &["Inspector-003"],
                 severity: config.severity,
                 summary: "Inspector Classic assessment exclusions: what runs could not check",
+                reads: &[],
             },
             config: config.clone(),
         }

@@ -203,6 +203,24 @@ pub trait Store: Send + Sync {
     fn finding(&self, id: &str) -> Result<Option<StoredFinding>, StoreError>;
     /// The open findings of a rule in a scope.
     fn open_findings(&self, rule: &str, scope: &Scope) -> Result<Vec<Finding>, StoreError>;
+    /// The open findings of a rule in a scope with one of `codes` (all codes
+    /// when empty). Backends should filter in the query: a rule may hold 100k
+    /// open findings of which a reader wants a handful.
+    fn open_findings_with_codes(
+        &self,
+        rule: &str,
+        scope: &Scope,
+        codes: &[&str],
+    ) -> Result<Vec<Finding>, StoreError> {
+        let all = self.open_findings(rule, scope)?;
+        Ok(if codes.is_empty() {
+            all
+        } else {
+            all.into_iter()
+                .filter(|f| codes.contains(&f.code.as_str()))
+                .collect()
+        })
+    }
     /// Recent evaluations, newest first, optionally of one rule.
     fn evaluations(
         &self,

@@ -701,14 +701,29 @@ impl Store for SqliteStore {
     }
 
     fn open_findings(&self, rule: &str, scope: &Scope) -> Result<Vec<Finding>, StoreError> {
+        self.open_findings_with_codes(rule, scope, &[])
+    }
+
+    fn open_findings_with_codes(
+        &self,
+        rule: &str,
+        scope: &Scope,
+        codes: &[&str],
+    ) -> Result<Vec<Finding>, StoreError> {
+        // The codes travel as one JSON array parameter, read with json_each,
+        // so the statement text never depends on the data.
+        let codes = serde_json::to_string(codes)
+            .map_err(|e| StoreError::Database(format!("encoding codes: {e}")))?;
         let conn = self.lock();
         let mut stmt = conn.prepare(&format!(
             "SELECT {FINDING_COLUMNS} FROM findings WHERE rule = ?1 AND account = ?2 \
-             AND region = ?3 AND status = 'open' ORDER BY severity DESC, id ASC"
+             AND region = ?3 AND status = 'open' \
+             AND (?4 = '[]' OR code IN (SELECT value FROM json_each(?4))) \
+             ORDER BY severity DESC, id ASC"
         ))?;
         let raws = stmt
             .query_map(
-                params![rule, scope.account, scope.region],
+                params![rule, scope.account, scope.region, codes],
                 RawFinding::from_row,
             )?
             .collect::<Result<Vec<_>, _>>()?;

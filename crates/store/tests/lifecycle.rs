@@ -523,3 +523,38 @@ fn non_finite_measurements_are_dropped_not_stored_unreadably() {
     let rec = &s.evaluations(None, 10).unwrap()[0];
     assert_eq!(rec.measurements, vec![Measurement::new("good", &[], 2.0)]);
 }
+
+#[test]
+fn open_findings_can_be_narrowed_to_codes_in_the_query() {
+    let s = store();
+    let sc = scope("111111111111", "eu-west-1");
+    let mut findings: Vec<_> = (0..5).map(|n| finding(RULE, &sc, n)).collect();
+    for (f, code) in findings.iter_mut().zip(["A", "B", "A", "C", "B"]) {
+        *f =
+            blindspot_core::Finding::new(RULE, code, f.severity, &sc, &f.resource, f.title.clone());
+    }
+    s.record_evaluation(&evaluation(
+        RULE,
+        &sc,
+        EvaluationStatus::Ok,
+        t(10),
+        findings,
+    ))
+    .unwrap();
+    let codes = |wanted: &[&str]| -> Vec<String> {
+        let mut got: Vec<String> = s
+            .open_findings_with_codes(RULE, &sc, wanted)
+            .unwrap()
+            .into_iter()
+            .map(|f| f.code)
+            .collect();
+        got.sort();
+        got
+    };
+    assert_eq!(codes(&["A"]), ["A", "A"]);
+    assert_eq!(codes(&["B", "C"]), ["B", "B", "C"]);
+    assert_eq!(codes(&["Z"]), Vec::<String>::new());
+    assert_eq!(codes(&[]).len(), 5, "no codes means every code");
+    // Codes are data, never SQL.
+    assert!(codes(&["A') OR 1=1 --"]).is_empty());
+}

@@ -3,7 +3,7 @@
 
 use async_trait::async_trait;
 use blindspot_core::{
-    EvalContext, Finding, Rule, RuleError, RuleMeta, RuleReport, Scope, Severity,
+    EvalContext, Finding, PeerRead, Rule, RuleError, RuleMeta, RuleReport, Scope, Severity,
 };
 use blindspot_engine::Target;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -51,17 +51,34 @@ impl Fake {
         Self::with_peer(id, None, script)
     }
 
+    /// A rule that reads `peer`'s findings and declares it in its meta.
     pub fn with_peer(
         id: &'static str,
         peer: Option<&'static str>,
         script: impl Fn(&Scope, usize) -> Step + Send + Sync + 'static,
     ) -> Arc<Fake> {
+        Self::reading(id, peer, peer.is_some(), script)
+    }
+
+    /// A rule that reads `peer`'s findings, declaring it or not.
+    pub fn reading(
+        id: &'static str,
+        peer: Option<&'static str>,
+        declared: bool,
+        script: impl Fn(&Scope, usize) -> Step + Send + Sync + 'static,
+    ) -> Arc<Fake> {
+        // RuleMeta holds 'static slices; a test rule lives for the test binary.
+        let reads: &'static [PeerRead] = match (peer, declared) {
+            (Some(rule), true) => Box::leak(Box::new([PeerRead { rule, codes: &[] }])),
+            _ => &[],
+        };
         Arc::new(Fake {
             meta: RuleMeta {
                 id,
                 aliases: &[],
                 severity: Severity::Medium,
                 summary: "a fake rule",
+                reads,
             },
             script: Box::new(script),
             peer,

@@ -58,8 +58,8 @@ use blindspot_aws::inspector2::{
 };
 use blindspot_aws::{AwsClients, Inspector2Api};
 use blindspot_core::{
-    fingerprint, EvalContext, Finding, Measurement, Rule, RuleError, RuleMeta, RuleReport, Scope,
-    Severity,
+    fingerprint, EvalContext, Finding, Measurement, PeerRead, Rule, RuleError, RuleMeta,
+    RuleReport, Scope, Severity,
 };
 use chrono::{DateTime, Utc};
 use serde::de::{self, Deserializer};
@@ -75,6 +75,27 @@ pub const ID: &str = "inspector2-coverage";
 
 /// The rule whose open findings may explain missing inventory.
 pub const ASSOCIATIONS_RULE: &str = "inspector2-associations";
+
+/// Codes of the transient reasons, whose first-seen time the rule keeps in its
+/// own open findings (`details.first_seen`) so the grace survives a restart.
+pub const TRANSIENT_CODES: &[&str] = &[
+    "PENDING_INITIAL_SCAN",
+    "SCAN_IN_PROGRESS",
+    "PENDING_REVIVAL_SCAN",
+];
+
+/// What the rule reads through `PeerFindings`: the association rule's
+/// findings that can explain missing inventory, and its own transient ones.
+const READS: &[PeerRead] = &[
+    PeerRead {
+        rule: ASSOCIATIONS_RULE,
+        codes: ROOT_CAUSE_CODES,
+    },
+    PeerRead {
+        rule: ID,
+        codes: TRANSIENT_CODES,
+    },
+];
 /// The association Inspector creates to gather software inventory.
 pub const INVENTORY_ASSOCIATION: &str = "InspectorInventoryCollection-do-not-delete";
 /// The SSM document that association runs.
@@ -309,6 +330,7 @@ impl CoverageRule {
                 severity: Severity::High,
                 summary: "Inspector v2 is enabled for EC2, ECR and Lambda, and scans every \
                           resource it knows, recently",
+                reads: READS,
             },
             config: config.clone(),
             first_seen: Mutex::new(HashMap::new()),

@@ -1047,3 +1047,28 @@ async fn metric_labels_stay_bounded_for_malformed_reasons() {
     // The 39 known reasons (zeros included) plus INVALID.
     assert_eq!(labels.len(), reasons::REASONS.len() + 1);
 }
+
+#[test]
+fn transient_codes_are_the_tables_transient_reasons() {
+    let mut from_table: Vec<&str> = reasons::REASONS
+        .iter()
+        .filter(|r| r.disposition == reasons::Disposition::Transient)
+        .map(|r| r.code)
+        .collect();
+    from_table.sort_unstable();
+    let mut declared = TRANSIENT_CODES.to_vec();
+    declared.sort_unstable();
+    assert_eq!(declared, from_table);
+}
+
+#[test]
+fn the_rule_declares_exactly_what_it_reads() {
+    let rule = CoverageRule::new(&CoverageConfig::default());
+    let reads = rule.meta().reads;
+    assert!(reads
+        .iter()
+        .any(|r| r.rule == ASSOCIATIONS_RULE && r.codes == ROOT_CAUSE_CODES));
+    assert!(reads
+        .iter()
+        .any(|r| r.rule == ID && r.codes == TRANSIENT_CODES));
+}

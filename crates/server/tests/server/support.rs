@@ -249,6 +249,7 @@ fn rule_state(id: &'static str, severity: Severity, finished: bool) -> RuleState
             aliases: &[],
             severity,
             summary: "checks something Inspector cannot see",
+            reads: &[],
         },
         schedule: RuleSchedule {
             interval: std::time::Duration::from_secs(900),
