@@ -14,6 +14,8 @@
 pub mod associations;
 pub mod coverage;
 pub mod exclusions;
+#[cfg(test)]
+mod testing;
 
 use blindspot_aws::AwsClients;
 use blindspot_core::Rule;

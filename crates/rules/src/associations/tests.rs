@@ -2,13 +2,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use super::*;
-use blindspot_aws::classic::{AssessmentRun, ExclusionBatch, RunQuery};
-use blindspot_aws::inspector2::{
-    AccountStatusBatch, CoverageFilter, CoverageStatistics, CoveredResource,
-    Inspector2Configuration,
-};
 use blindspot_aws::ssm::{AssociationFilter, AssociationOverview, ManagedInstance, Target};
-use blindspot_aws::{AwsError, AwsErrorKind, Inspector2Api, InspectorClassicApi, Page};
+use blindspot_aws::{AwsError, AwsErrorKind, Page};
 use blindspot_core::NoPeers;
 use chrono::TimeZone;
 use std::sync::{Arc, Mutex};
@@ -218,63 +213,7 @@ impl SsmApi for FakeSsm {
     }
 }
 
-/// The services this rule never calls.
-struct Unused;
-
-#[async_trait]
-impl InspectorClassicApi for Unused {
-    async fn list_assessment_runs(
-        &self,
-        _query: &RunQuery,
-        _next_token: Option<String>,
-    ) -> Result<Page<String>, AwsError> {
-        panic!("not used")
-    }
-    async fn describe_assessment_runs(
-        &self,
-        _arns: &[String],
-    ) -> Result<Vec<AssessmentRun>, AwsError> {
-        panic!("not used")
-    }
-    async fn list_exclusions(
-        &self,
-        _run_arn: &str,
-        _next_token: Option<String>,
-    ) -> Result<Page<String>, AwsError> {
-        panic!("not used")
-    }
-    async fn describe_exclusions(&self, _arns: &[String]) -> Result<ExclusionBatch, AwsError> {
-        panic!("not used")
-    }
-}
-
-#[async_trait]
-impl Inspector2Api for Unused {
-    async fn batch_get_account_status(
-        &self,
-        _account_ids: &[String],
-    ) -> Result<AccountStatusBatch, AwsError> {
-        panic!("not used")
-    }
-    async fn list_coverage(
-        &self,
-        _filter: &CoverageFilter,
-        _next_token: Option<String>,
-    ) -> Result<Page<CoveredResource>, AwsError> {
-        panic!("not used")
-    }
-    async fn list_coverage_statistics(
-        &self,
-        _filter: &CoverageFilter,
-        _group_by: Option<&str>,
-        _next_token: Option<String>,
-    ) -> Result<CoverageStatistics, AwsError> {
-        panic!("not used")
-    }
-    async fn get_configuration(&self) -> Result<Inspector2Configuration, AwsError> {
-        panic!("not used")
-    }
-}
+use crate::testing::Unused;
 
 async fn evaluate_at(
     config: &AssociationsConfig,

@@ -2,12 +2,10 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use super::*;
-use blindspot_aws::classic::{AssessmentRun, ExclusionBatch, RunQuery};
 use blindspot_aws::inspector2::{
     AccountStatusBatch, CoverageStatistics, FailedAccount, Inspector2Configuration,
 };
-use blindspot_aws::ssm::{Association, AssociationExecution, AssociationFilter, ManagedInstance};
-use blindspot_aws::{AwsError, AwsErrorKind, InspectorClassicApi, Page, SsmApi};
+use blindspot_aws::{AwsError, AwsErrorKind, Page};
 use blindspot_core::{NoPeers, PeerFindings};
 use chrono::TimeZone;
 use std::sync::Arc;
@@ -191,62 +189,7 @@ impl Inspector2Api for Fake {
     }
 }
 
-/// The services this rule never calls.
-struct Unused;
-
-#[async_trait]
-impl InspectorClassicApi for Unused {
-    async fn list_assessment_runs(
-        &self,
-        _query: &RunQuery,
-        _next_token: Option<String>,
-    ) -> Result<Page<String>, AwsError> {
-        panic!("not used")
-    }
-    async fn describe_assessment_runs(
-        &self,
-        _arns: &[String],
-    ) -> Result<Vec<AssessmentRun>, AwsError> {
-        panic!("not used")
-    }
-    async fn list_exclusions(
-        &self,
-        _run_arn: &str,
-        _next_token: Option<String>,
-    ) -> Result<Page<String>, AwsError> {
-        panic!("not used")
-    }
-    async fn describe_exclusions(&self, _arns: &[String]) -> Result<ExclusionBatch, AwsError> {
-        panic!("not used")
-    }
-}
-
-#[async_trait]
-impl SsmApi for Unused {
-    async fn list_associations(
-        &self,
-        _filters: &[AssociationFilter],
-        _next_token: Option<String>,
-    ) -> Result<Page<Association>, AwsError> {
-        panic!("not used")
-    }
-    async fn describe_association(&self, _association_id: &str) -> Result<Association, AwsError> {
-        panic!("not used")
-    }
-    async fn describe_association_executions(
-        &self,
-        _association_id: &str,
-        _next_token: Option<String>,
-    ) -> Result<Page<AssociationExecution>, AwsError> {
-        panic!("not used")
-    }
-    async fn describe_instance_information(
-        &self,
-        _next_token: Option<String>,
-    ) -> Result<Page<ManagedInstance>, AwsError> {
-        panic!("not used")
-    }
-}
+use crate::testing::Unused;
 
 /// Peer findings held in memory.
 struct Peers(Vec<Finding>);
