@@ -82,31 +82,47 @@ pub fn print(evaluations: &[Evaluation], format: Format) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The text of `blindspot rules`.
+/// The text of `blindspot rules`: columns as wide as their widest value.
 pub fn rules_table(config: &Config) -> String {
+    let rows: Vec<[String; 6]> = all_rules(&config.rules)
+        .iter()
+        .map(|entry| {
+            let meta = entry.rule.meta();
+            [
+                meta.id.to_owned(),
+                if meta.aliases.is_empty() {
+                    "-".to_owned()
+                } else {
+                    meta.aliases.join(",")
+                },
+                meta.severity.as_str().to_owned(),
+                if entry.enabled { "yes" } else { "no" }.to_owned(),
+                humantime::format_duration(entry.interval).to_string(),
+                meta.summary.to_owned(),
+            ]
+        })
+        .collect();
+    let header = [
+        "ID", "ALIASES", "SEVERITY", "ENABLED", "INTERVAL", "SUMMARY",
+    ]
+    .map(str::to_owned);
+    let mut widths = [0usize; 6];
+    for row in std::iter::once(&header).chain(&rows) {
+        for (width, cell) in widths.iter_mut().zip(row) {
+            *width = (*width).max(cell.len());
+        }
+    }
     let mut out = String::new();
-    let _ = writeln!(
-        out,
-        "{:<26} {:<16} {:<9} {:<8} {:<9} SUMMARY",
-        "ID", "ALIASES", "SEVERITY", "ENABLED", "INTERVAL"
-    );
-    for entry in all_rules(&config.rules) {
-        let meta = entry.rule.meta();
-        let aliases = if meta.aliases.is_empty() {
-            "-".to_owned()
-        } else {
-            meta.aliases.join(",")
-        };
-        let _ = writeln!(
-            out,
-            "{:<26} {:<16} {:<9} {:<8} {:<9} {}",
-            meta.id,
-            aliases,
-            meta.severity.as_str(),
-            if entry.enabled { "yes" } else { "no" },
-            humantime::format_duration(entry.interval).to_string(),
-            meta.summary
-        );
+    for row in std::iter::once(&header).chain(&rows) {
+        let mut line = String::new();
+        for (i, cell) in row.iter().enumerate() {
+            if i + 1 == row.len() {
+                line.push_str(cell);
+            } else {
+                let _ = write!(line, "{cell:<w$}  ", w = widths[i]);
+            }
+        }
+        let _ = writeln!(out, "{}", line.trim_end());
     }
     out
 }

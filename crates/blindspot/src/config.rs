@@ -359,8 +359,9 @@ mod tests {
     }
 
     #[test]
-    fn example_config_is_valid() {
-        let text = include_str!("../../../config/blindspot.example.toml");
-        parse(text).unwrap();
+    fn example_configs_are_valid() {
+        parse(include_str!("../../../config/blindspot.example.toml")).unwrap();
+        let deploy = parse(include_str!("../../../deploy/blindspot.toml")).unwrap();
+        assert!(deploy.server.token_file.is_some());
     }
 }
