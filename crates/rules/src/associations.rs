@@ -688,6 +688,15 @@ impl AssociationsRule {
                 .detail("targets", targets_text(assoc))
                 .detail("platform", expected.platform)
                 .detail(
+                    "expected_interval_seconds",
+                    expected.max_interval.map(|d| d.as_secs()),
+                )
+                .detail("last_execution", assoc.last_execution_date)
+                .detail(
+                    "last_successful_execution",
+                    assoc.last_successful_execution_date,
+                )
+                .detail(
                     "stands_in_for",
                     item.stand_in.then_some(expected.name.as_str()),
                 )
@@ -933,6 +942,11 @@ impl AssociationsRule {
             .detail("document", document)
             .detail("schedule", &assoc.schedule_expression)
             .detail("targets", targets_text(assoc))
+            .detail("last_execution", assoc.last_execution_date)
+            .detail(
+                "last_successful_execution",
+                assoc.last_successful_execution_date,
+            )
             .detail("status", &overview.status)
             .detail("detailed_status", &overview.detailed_status)
             .detail("failed_targets", failed_targets)
