@@ -329,6 +329,21 @@ async fn the_daemon_tracks_findings_through_fixes_failures_and_kill_9() {
     })
     .await;
 
+    // The resolved finding keeps its history.
+    let east = findings(&base, "status=resolved").await[0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (status, detail) = get(&format!("{base}/api/v1/findings/{east}")).await;
+    assert_eq!(status, 200, "{detail}");
+    let kinds: Vec<&str> = detail["history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds, ["opened", "resolved"], "{detail}");
+
     // Break the west region, with its problem also gone from the data: a
     // denied evaluation must not resolve what it could not see.
     sim.set_scenario(scenario(false, false));

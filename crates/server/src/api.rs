@@ -15,7 +15,7 @@ use axum::Json;
 use blindspot_core::{EvaluationStatus, RuleMeta, Severity};
 use blindspot_engine::{EngineError, RuleState};
 use blindspot_store::{
-    EvaluationRecord, FindingQuery, FindingStatus, Store, StoreError, StoredFinding,
+    EvaluationRecord, FindingEvent, FindingQuery, FindingStatus, Store, StoreError, StoredFinding,
 };
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -301,10 +301,19 @@ pub(crate) async fn list_findings(
     Ok(Json(page).into_response())
 }
 
+/// `GET /api/v1/findings/{id}`: the finding with its lifecycle history.
+#[derive(Debug, Serialize)]
+pub(crate) struct FindingDetail {
+    #[serde(flatten)]
+    finding: StoredFinding,
+    /// Opened, resolved and reopened, oldest first.
+    history: Vec<FindingEvent>,
+}
+
 pub(crate) async fn get_finding(
     State(state): State<AppState>,
     id: Result<Path<String>, PathRejection>,
-) -> Result<Json<StoredFinding>, ApiError> {
+) -> Result<Json<FindingDetail>, ApiError> {
     let Path(id) = id?;
     if id.is_empty() || id.len() > MAX_ID_LEN {
         return Err(ApiError::invalid(
@@ -313,8 +322,16 @@ pub(crate) async fn get_finding(
         ));
     }
     let lookup = id.clone();
-    match with_store(&state, move |s| s.finding(&lookup)).await? {
-        Some(finding) => Ok(Json(finding)),
+    let found = with_store(&state, move |s| {
+        let Some(finding) = s.finding(&lookup)? else {
+            return Ok(None);
+        };
+        let history = s.finding_history(&lookup)?;
+        Ok(Some(FindingDetail { finding, history }))
+    })
+    .await?;
+    match found {
+        Some(detail) => Ok(Json(detail)),
         None => Err(ApiError::NotFound(format!("no finding with ID `{id}`"))),
     }
 }

@@ -201,6 +201,9 @@ pub trait Store: Send + Sync {
     fn findings(&self, query: &FindingQuery) -> Result<FindingPage, StoreError>;
     /// One finding by ID.
     fn finding(&self, id: &str) -> Result<Option<StoredFinding>, StoreError>;
+    /// A finding's transitions (opened, resolved, reopened), oldest first;
+    /// empty for an unknown ID.
+    fn finding_history(&self, id: &str) -> Result<Vec<FindingEvent>, StoreError>;
     /// The open findings of a rule in a scope.
     fn open_findings(&self, rule: &str, scope: &Scope) -> Result<Vec<Finding>, StoreError>;
     /// The open findings of a rule in a scope with one of `codes` (all codes

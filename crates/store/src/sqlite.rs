@@ -115,40 +115,6 @@ impl SqliteStore {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
-    /// A finding's transitions, oldest first (empty for an unknown id).
-    pub fn finding_history(&self, id: &str) -> Result<Vec<FindingEvent>, StoreError> {
-        let conn = self.lock();
-        let mut stmt = conn.prepare(
-            "SELECT kind, at, evaluation_id FROM finding_events WHERE finding_id = ?1 ORDER BY id",
-        )?;
-        let rows = stmt
-            .query_map([id], |r| {
-                Ok((
-                    r.get::<_, String>(0)?,
-                    r.get::<_, i64>(1)?,
-                    r.get::<_, Option<i64>>(2)?,
-                ))
-            })?
-            .collect::<Result<Vec<_>, _>>()?;
-        rows.into_iter()
-            .map(|(kind, at, evaluation_id)| {
-                let kind = match kind.as_str() {
-                    "opened" => FindingEventKind::Opened,
-                    "reopened" => FindingEventKind::Reopened,
-                    "resolved" => FindingEventKind::Resolved,
-                    other => {
-                        return Err(StoreError::Corrupt(format!("event kind `{other}`")));
-                    }
-                };
-                Ok(FindingEvent {
-                    kind,
-                    at: from_micros(at)?,
-                    evaluation_id,
-                })
-            })
-            .collect()
-    }
-
     fn lock(&self) -> MutexGuard<'_, Connection> {
         // A panic while holding the lock cannot leave a half-applied change:
         // an unfinished rusqlite Transaction rolls back when dropped. So the
@@ -504,6 +470,39 @@ fn add_event(
 }
 
 impl Store for SqliteStore {
+    fn finding_history(&self, id: &str) -> Result<Vec<FindingEvent>, StoreError> {
+        let conn = self.lock();
+        let mut stmt = conn.prepare(
+            "SELECT kind, at, evaluation_id FROM finding_events WHERE finding_id = ?1 ORDER BY id",
+        )?;
+        let rows = stmt
+            .query_map([id], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, i64>(1)?,
+                    r.get::<_, Option<i64>>(2)?,
+                ))
+            })?
+            .collect::<Result<Vec<_>, _>>()?;
+        rows.into_iter()
+            .map(|(kind, at, evaluation_id)| {
+                let kind = match kind.as_str() {
+                    "opened" => FindingEventKind::Opened,
+                    "reopened" => FindingEventKind::Reopened,
+                    "resolved" => FindingEventKind::Resolved,
+                    other => {
+                        return Err(StoreError::Corrupt(format!("event kind `{other}`")));
+                    }
+                };
+                Ok(FindingEvent {
+                    kind,
+                    at: from_micros(at)?,
+                    evaluation_id,
+                })
+            })
+            .collect()
+    }
+
     /// Applies the lifecycle at the evaluation's `finished_at`.
     ///
     /// A non-`ok` evaluation is recorded and its findings, if any, are opened or

@@ -151,6 +151,8 @@ async fn finding_by_id() {
     assert_eq!(body["id"], id.as_str());
     assert_eq!(body["title"], "Agent not found");
     assert_eq!(body["first_seen"], "2026-11-21T05:00:00Z");
+    assert_eq!(body["history"][0]["kind"], "opened");
+    assert_eq!(body["history"][0]["at"], "2026-11-21T05:00:00Z");
 
     let reply = get(fx.app(), "/api/v1/findings/00000000000000000000").await;
     assert_eq!(reply.status, StatusCode::NOT_FOUND);

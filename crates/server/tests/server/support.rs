@@ -9,8 +9,8 @@ use blindspot_core::{
 use blindspot_engine::{Control, EngineError, RuleSchedule, RuleState};
 use blindspot_server::{AppState, EvaluationCounter};
 use blindspot_store::{
-    EvaluationRecord, FindingPage, FindingQuery, FindingStatus, LifecycleChange, Store, StoreError,
-    StoredFinding,
+    EvaluationRecord, FindingEvent, FindingEventKind, FindingPage, FindingQuery, FindingStatus,
+    LifecycleChange, Store, StoreError, StoredFinding,
 };
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use std::collections::BTreeMap;
@@ -116,6 +116,29 @@ impl Store for FakeStore {
             .iter()
             .find(|f| f.finding.id == id)
             .cloned())
+    }
+
+    fn finding_history(&self, id: &str) -> Result<Vec<FindingEvent>, StoreError> {
+        self.check()?;
+        // The fake keeps no event log: derive the opening and the latest
+        // resolution from the finding itself.
+        let findings = self.findings.lock().unwrap();
+        let Some(f) = findings.iter().find(|f| f.finding.id == id) else {
+            return Ok(Vec::new());
+        };
+        let mut events = vec![FindingEvent {
+            kind: FindingEventKind::Opened,
+            at: f.first_seen,
+            evaluation_id: None,
+        }];
+        if let Some(at) = f.resolved_at {
+            events.push(FindingEvent {
+                kind: FindingEventKind::Resolved,
+                at,
+                evaluation_id: None,
+            });
+        }
+        Ok(events)
     }
 
     fn open_findings(&self, rule: &str, scope: &Scope) -> Result<Vec<Finding>, StoreError> {
