@@ -8,7 +8,9 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
 
-use blindspot_core::{EvalContext, Evaluation, Finding, PeerFindings, Rule, RuleError, Scope};
+use blindspot_core::{
+    EvalContext, Evaluation, Finding, PeerFindings, PeerRead, Rule, RuleError, Scope,
+};
 use chrono::Utc;
 use futures::stream::{self, StreamExt};
 use tokio::task::JoinHandle;
@@ -130,15 +132,26 @@ pub struct RunPeers {
 }
 
 impl RunPeers {
-    /// Indexes the findings of `evaluations`. A failed evaluation contributes
-    /// what it saw, as it would in the store.
-    pub fn new(evaluations: &[Evaluation]) -> Self {
+    /// Indexes the findings of `evaluations` that `reads` declares, exactly
+    /// as the scheduler would load them from the store, so a rule behaves the
+    /// same in `check` and in the daemon. A failed evaluation contributes what
+    /// it saw, as it would in the store.
+    pub fn new(evaluations: &[Evaluation], reads: &[PeerRead]) -> Self {
         let mut findings: HashMap<(String, Scope), Vec<Finding>> = HashMap::new();
         for e in evaluations {
-            findings
-                .entry((e.rule.clone(), e.scope.clone()))
-                .or_default()
-                .extend(e.findings.iter().cloned());
+            for read in reads.iter().filter(|r| r.rule == e.rule) {
+                findings
+                    .entry((e.rule.clone(), e.scope.clone()))
+                    .or_default()
+                    .extend(
+                        e.findings
+                            .iter()
+                            .filter(|f| {
+                                read.codes.is_empty() || read.codes.contains(&f.code.as_str())
+                            })
+                            .cloned(),
+                    );
+            }
         }
         RunPeers { findings }
     }
@@ -170,7 +183,7 @@ where
     let concurrency = options.concurrency.max(1);
     let mut done: Vec<Evaluation> = Vec::with_capacity(rules.len() * targets.len());
     for rule in rules {
-        let peers: Arc<dyn PeerFindings> = Arc::new(RunPeers::new(&done));
+        let peers: Arc<dyn PeerFindings> = Arc::new(RunPeers::new(&done, rule.meta().reads));
         let timeout = options.timeout_for(rule.meta().id);
         // `buffered` (not `buffer_unordered`) keeps the target order, so the
         // output is stable however the evaluations interleave.

@@ -46,6 +46,16 @@ async fn rules_run_in_order_and_later_rules_see_earlier_findings() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn a_rule_sees_only_the_peers_it_declares_as_in_the_daemon() {
+    let a = Fake::new("a", |_, _| Step::Report(secs(0), vec![1, 2, 3]));
+    let c = Fake::reading("c", Some("a"), false, |_, _| Step::Report(secs(0), vec![]));
+    let rules: Vec<Arc<dyn Rule<()>>> = vec![a.clone(), c.clone()];
+    let out = run_once(&rules, &targets(&["eu-west-1"]), &options(4, 60)).await;
+    assert_eq!(out[0].findings.len(), 3);
+    assert_eq!(c.calls()[0].peers_seen, 0);
+}
+
+#[tokio::test(start_paused = true)]
 async fn a_timeout_becomes_an_error_evaluation() {
     let slow = Fake::new("slow", |scope, _| {
         let delay = if scope.region == "eu-west-1" { 120 } else { 1 };
