@@ -4,13 +4,12 @@ use std::collections::BTreeMap;
 
 use async_trait::async_trait;
 use aws_sdk_inspector2::types::{
-    CoverageFilterCriteria, CoverageStringComparison, CoverageStringFilter, GroupKey,
+    CoverageFilterCriteria, CoverageStringComparison, CoverageStringFilter,
 };
 use aws_sdk_inspector2::Client;
 use blindspot_aws::inspector2::{
-    AccountStatus, AccountStatusBatch, CoverageCount, CoverageFilter, CoverageStatistics,
-    CoveredResource, EnablementState, FailedAccount, Inspector2Configuration, StringFilter,
-    LIST_COVERAGE_MAX,
+    AccountStatus, AccountStatusBatch, CoverageFilter, CoveredResource, EnablementState,
+    FailedAccount, Inspector2Configuration, StringFilter, LIST_COVERAGE_MAX,
 };
 use blindspot_aws::{AwsError, Inspector2Api, Page};
 
@@ -180,44 +179,6 @@ impl Inspector2Api for SdkInspector2 {
                     .map_err(|e| self.calls.error(OP, &e))?;
                 self.calls
                     .page(OP, out.covered_resources(), covered, out.next_token())
-            })
-            .await
-    }
-
-    async fn list_coverage_statistics(
-        &self,
-        filter: &CoverageFilter,
-        group_by: Option<&str>,
-        next_token: Option<String>,
-    ) -> Result<CoverageStatistics, AwsError> {
-        const OP: &str = "ListCoverageStatistics";
-        let criteria = self.criteria(OP, filter)?;
-        self.calls
-            .run(OP, async {
-                let out = self
-                    .client
-                    .list_coverage_statistics()
-                    .set_filter_criteria(criteria)
-                    .set_group_by(group_by.map(GroupKey::from))
-                    .set_next_token(next_token)
-                    .send()
-                    .await
-                    .map_err(|e| self.calls.error(OP, &e))?;
-                Ok(CoverageStatistics {
-                    counts: out
-                        .counts_by_group()
-                        .iter()
-                        .map(|c| CoverageCount {
-                            group_key: c
-                                .group_key()
-                                .map(|k| k.as_str().to_owned())
-                                .unwrap_or_default(),
-                            count: c.count(),
-                        })
-                        .collect(),
-                    total: out.total_counts(),
-                    next_token: out.next_token().map(str::to_owned),
-                })
             })
             .await
     }

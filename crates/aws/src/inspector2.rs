@@ -108,26 +108,6 @@ pub struct CoveredResource {
     pub tags: BTreeMap<String, String>,
 }
 
-/// `Counts` of ListCoverageStatistics.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct CoverageCount {
-    /// `groupKey`'s value, e.g. `SCAN_STATUS_REASON`'s reason.
-    pub group_key: String,
-    /// `count`.
-    pub count: i64,
-}
-
-/// One page of ListCoverageStatistics.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct CoverageStatistics {
-    /// `countsByGroup`.
-    pub counts: Vec<CoverageCount>,
-    /// `totalCounts`.
-    pub total: i64,
-    /// `nextToken`.
-    pub next_token: Option<String>,
-}
-
 /// The parts of GetConfiguration blindspot uses.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Inspector2Configuration {
@@ -152,14 +132,6 @@ pub trait Inspector2Api: Send + Sync {
         filter: &CoverageFilter,
         next_token: Option<String>,
     ) -> Result<Page<CoveredResource>, AwsError>;
-
-    /// ListCoverageStatistics: one page, grouped by `group_by` (a `GroupKey`).
-    async fn list_coverage_statistics(
-        &self,
-        filter: &CoverageFilter,
-        group_by: Option<&str>,
-        next_token: Option<String>,
-    ) -> Result<CoverageStatistics, AwsError>;
 
     /// GetConfiguration.
     async fn get_configuration(&self) -> Result<Inspector2Configuration, AwsError>;

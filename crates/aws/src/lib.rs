@@ -4,7 +4,7 @@
 //! Rules depend on this crate, never on the SDK. The SDK adapter
 //! (`blindspot-aws-sdk`) implements these traits against the real service APIs
 //! and is the only crate that links `aws-sdk-*`; tests implement them with
-//! in-memory fakes. That keeps rules quick to compile and testable without HTTP.
+//! the scripted fakes in `testing`. That keeps rules quick to compile and testable without HTTP.
 //!
 //! Every list call is page-level (`next_token` in, [`Page`] out) so callers can
 //! stream a 100k-resource account without holding it in memory. Batch calls
@@ -20,11 +20,17 @@
 //! - [`classic`]: Inspector Classic (assessment runs and exclusions).
 //! - [`ssm`]: Systems Manager State Manager associations and managed instances.
 //! - [`inspector2`]: Inspector v2 account status, coverage and configuration.
+//! - [`paginate`]: the one page walker every listing goes through, with a
+//!   page cap and a repeated-token guard.
+//! - `testing` (feature `testing`): one scripted in-memory fake per port.
 
 pub mod classic;
 pub mod error;
 pub mod inspector2;
+pub mod paginate;
 pub mod ssm;
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;
 
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};

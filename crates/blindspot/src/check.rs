@@ -18,7 +18,10 @@ pub struct SelectError(String);
 pub fn select(config: &Config, requested: &[String]) -> Result<Vec<RuleEntry>, SelectError> {
     let entries = all_rules(&config.rules);
     if requested.is_empty() {
-        return Ok(entries.into_iter().filter(|e| e.enabled).collect());
+        return Ok(entries
+            .into_iter()
+            .filter(|e| e.scheduling.enabled)
+            .collect());
     }
     let matches = |entry: &RuleEntry, name: &str| {
         let meta = entry.rule.meta();
@@ -58,7 +61,7 @@ pub async fn evaluate(
         concurrency,
         rule_timeouts: entries
             .iter()
-            .map(|e| (e.rule.meta().id.to_owned(), e.timeout))
+            .map(|e| (e.rule.meta().id.to_owned(), e.scheduling.timeout))
             .collect(),
         ..Default::default()
     };
@@ -96,8 +99,13 @@ pub fn rules_table(config: &Config) -> String {
                     meta.aliases.join(",")
                 },
                 meta.severity.as_str().to_owned(),
-                if entry.enabled { "yes" } else { "no" }.to_owned(),
-                humantime::format_duration(entry.interval).to_string(),
+                if entry.scheduling.enabled {
+                    "yes"
+                } else {
+                    "no"
+                }
+                .to_owned(),
+                humantime::format_duration(entry.scheduling.interval).to_string(),
                 meta.summary.to_owned(),
             ]
         })

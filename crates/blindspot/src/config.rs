@@ -202,62 +202,128 @@ impl Config {
             path: path.to_owned(),
             message: describe_toml_error(text, &e),
         })?;
-        config.validate().map_err(|message| ConfigError::Invalid {
+        config.validate().map_err(|invalid| ConfigError::Invalid {
             path: path.to_owned(),
-            message,
+            message: match line_of_key(text, &invalid.key) {
+                Some(line) => format!("line {line}: {}", invalid.message),
+                None => invalid.message,
+            },
         })?;
         Ok(config)
     }
 
-    fn validate(&self) -> Result<(), String> {
+    fn validate(&self) -> Result<(), Invalid> {
+        let invalid = |key: &str, message: String| Invalid {
+            key: key.to_owned(),
+            message,
+        };
         if self.aws.regions.is_empty() {
-            return Err("key `aws.regions` must name at least one region".into());
+            return Err(invalid(
+                "aws.regions",
+                "key `aws.regions` must name at least one region".into(),
+            ));
         }
-        if let Some(bad) = self.aws.regions.iter().find(|r| !is_region_name(r)) {
-            return Err(format!(
-                "key `aws.regions` has an invalid region name `{bad}`"
+        if let Some((i, bad)) = self
+            .aws
+            .regions
+            .iter()
+            .enumerate()
+            .find(|(_, r)| !is_region_name(r))
+        {
+            return Err(invalid(
+                &format!("aws.regions[{i}]"),
+                format!("key `aws.regions` has an invalid region name `{bad}`"),
             ));
         }
         if self.aws.concurrency == 0 {
-            return Err("key `aws.concurrency` must be at least 1".into());
+            return Err(invalid(
+                "aws.concurrency",
+                "key `aws.concurrency` must be at least 1".into(),
+            ));
         }
         if self.aws.attempt_timeout > self.aws.operation_timeout {
-            return Err(format!(
-                "key `aws.attempt_timeout` ({}) must not exceed `aws.operation_timeout` ({})",
-                humantime::format_duration(self.aws.attempt_timeout),
-                humantime::format_duration(self.aws.operation_timeout)
+            return Err(invalid(
+                "aws.attempt_timeout",
+                format!(
+                    "key `aws.attempt_timeout` ({}) must not exceed `aws.operation_timeout` ({})",
+                    humantime::format_duration(self.aws.attempt_timeout),
+                    humantime::format_duration(self.aws.operation_timeout)
+                ),
             ));
         }
         if self.aws.max_attempts == 0 {
-            return Err("key `aws.max_attempts` must be at least 1".into());
-        }
-        let mut names: Vec<&str> = self.aws.accounts.iter().map(|a| a.name.as_str()).collect();
-        names.sort_unstable();
-        if let Some(pair) = names.windows(2).find(|w| w[0] == w[1]) {
-            return Err(format!(
-                "key `aws.accounts` names account `{}` twice",
-                pair[0]
+            return Err(invalid(
+                "aws.max_attempts",
+                "key `aws.max_attempts` must be at least 1".into(),
             ));
         }
-        self.rules
-            .associations
-            .validate()
-            .map_err(|e| e.to_string())?;
-        for entry in blindspot_rules::all_rules(&self.rules) {
-            let id = entry.rule.meta().id;
-            if entry.interval.is_zero() {
-                return Err(format!(
-                    "key `rules.{id}.interval` must be greater than zero"
-                ));
-            }
-            if entry.timeout.is_zero() {
-                return Err(format!(
-                    "key `rules.{id}.timeout` must be greater than zero"
-                ));
+        let mut seen = std::collections::BTreeSet::new();
+        if let Some((i, account)) = self
+            .aws
+            .accounts
+            .iter()
+            .enumerate()
+            .find(|(_, a)| !seen.insert(a.name.as_str()))
+        {
+            return Err(invalid(
+                &format!("aws.accounts[{i}].name"),
+                format!("key `aws.accounts` names account `{}` twice", account.name),
+            ));
+        }
+        self.rules.validate().map_err(|e| Invalid {
+            key: e.key.clone(),
+            message: e.to_string(),
+        })
+    }
+}
+
+/// A value that parsed but does not make sense: the dotted key it is at
+/// (`[n]` for array entries), so that the message can name its line.
+#[derive(Debug)]
+struct Invalid {
+    key: String,
+    message: String,
+}
+
+/// The 1-based line of the deepest part of `key` (`a.b[2].c`) written in the
+/// TOML text: the key itself where it is written, else the table or array
+/// entry that holds it (a default value has no line of its own).
+fn line_of_key(text: &str, key: &str) -> Option<usize> {
+    let doc = toml_edit::ImDocument::parse(text).ok()?;
+    let mut table: Option<&dyn toml_edit::TableLike> = Some(doc.as_table());
+    let mut span = None;
+    for part in key.split('.') {
+        let (name, index) = match part.split_once('[') {
+            Some((name, rest)) => (name, rest.trim_end_matches(']').parse::<usize>().ok()),
+            None => (part, None),
+        };
+        let Some((found, item)) = table.and_then(|t| t.get_key_value(name)) else {
+            break;
+        };
+        span = found.span().or_else(|| item.span()).or(span);
+        table = item.as_table_like();
+        if let Some(i) = index {
+            table = None;
+            match item {
+                toml_edit::Item::ArrayOfTables(array) => {
+                    if let Some(entry) = array.get(i) {
+                        span = entry.span().or(span);
+                        table = Some(entry);
+                    }
+                }
+                toml_edit::Item::Value(toml_edit::Value::Array(array)) => {
+                    if let Some(entry) = array.get(i) {
+                        span = entry.span().or(span);
+                        table = entry
+                            .as_inline_table()
+                            .map(|t| t as &dyn toml_edit::TableLike);
+                    }
+                }
+                _ => {}
             }
         }
-        Ok(())
     }
+    span.map(|s| text[..s.start.min(text.len())].matches('\n').count() + 1)
 }
 
 /// Region names look like `us-east-1` or `us-gov-west-1`; anything else is a
@@ -303,7 +369,9 @@ mod tests {
         let c = parse("").unwrap();
         assert_eq!(c.aws.regions, ["us-east-1"]);
         assert_eq!(c.server.listen.to_string(), "127.0.0.1:9477");
-        assert!(c.rules.exclusions.enabled);
+        assert!(blindspot_rules::all_rules(&c.rules)
+            .iter()
+            .all(|e| e.scheduling.enabled));
     }
 
     #[test]

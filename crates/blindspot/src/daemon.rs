@@ -94,12 +94,12 @@ pub async fn run(config: Config, token: Option<String>) -> anyhow::Result<()> {
     let rules: Vec<ScheduledRule<blindspot_aws::AwsClients>> =
         blindspot_rules::all_rules(&config.rules)
             .into_iter()
-            .filter(|e| e.enabled)
+            .filter(|e| e.scheduling.enabled)
             .map(|e| ScheduledRule {
                 rule: e.rule,
                 schedule: RuleSchedule {
-                    interval: e.interval,
-                    timeout: e.timeout,
+                    interval: e.scheduling.interval,
+                    timeout: e.scheduling.timeout,
                 },
             })
             .collect();
@@ -209,9 +209,7 @@ pub async fn demo(
 
     config.server.listen = listen;
     // Short intervals so the demo shows the lifecycle within minutes.
-    config.rules.exclusions.interval = Duration::from_secs(60);
-    config.rules.associations.interval = Duration::from_secs(30);
-    config.rules.coverage.interval = Duration::from_secs(45);
+    config.rules = config.rules.with_demo_intervals();
     config.scheduler.jitter = Duration::from_secs(2);
     config.scheduler.shutdown_grace = Duration::from_secs(5);
     let dir = std::env::temp_dir().join(format!("blindspot-demo-{}", std::process::id()));

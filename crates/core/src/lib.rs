@@ -18,8 +18,8 @@ pub mod schedule;
 
 pub use finding::{fingerprint, Finding, Severity, SeverityParseError};
 pub use rule::{
-    EvalContext, Evaluation, EvaluationStatus, Measurement, NoPeers, PeerFindings, PeerRead, Rule,
-    RuleError, RuleMeta, RuleReport, Scope,
+    EvalContext, Evaluation, EvaluationStatus, Measurement, MeasurementMeta, NoPeers, PeerError,
+    PeerFindings, PeerRead, Rule, RuleError, RuleMeta, RuleReport, Scope,
 };
 pub use schedule::{CronSchedule, Schedule, ScheduleError};
 pub mod telemetry;

@@ -52,6 +52,16 @@ pub struct PeerRead {
     pub codes: &'static [&'static str],
 }
 
+/// A measurement a rule reports, declared so that `/metrics` can give it a
+/// HELP text without the server knowing any rule.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct MeasurementMeta {
+    /// Metric name without the `blindspot_` prefix, as in [`Measurement::name`].
+    pub name: &'static str,
+    /// The HELP text: what the number is, in one sentence without a final period.
+    pub help: &'static str,
+}
+
 /// Static facts about a rule, shown by `blindspot rules` and the API.
 #[derive(Debug, Clone, Serialize)]
 pub struct RuleMeta {
@@ -66,6 +76,8 @@ pub struct RuleMeta {
     /// The open findings it reads through [`PeerFindings`]; the engine
     /// provides these and only these.
     pub reads: &'static [PeerRead],
+    /// The measurements it reports, with their HELP texts.
+    pub measurements: &'static [MeasurementMeta],
 }
 
 /// The outcome of one (rule, account, region) evaluation.
@@ -155,11 +167,33 @@ pub struct RuleReport {
     pub counts: BTreeMap<String, u64>,
 }
 
-/// Read access to other rules' latest open findings, so that one rule can name
-/// another's finding as a root cause without the two sharing code.
+/// Why the findings a rule reads could not be read. The engine records the
+/// evaluation as `error`: judging without them could resolve findings (or
+/// restart a grace period) on the strength of data that was never seen.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("cannot read the open findings of rule `{rule}`: {message}")]
+pub struct PeerError {
+    /// The rule whose findings were asked for.
+    pub rule: String,
+    /// What went wrong.
+    pub message: String,
+}
+
+impl From<PeerError> for RuleError {
+    fn from(err: PeerError) -> Self {
+        RuleError::Failed(err.to_string())
+    }
+}
+
+/// Read access to other rules' latest open findings (and a rule's own), so
+/// that one rule can name another's finding as a root cause without the two
+/// sharing code, and a rule can carry what it knew into its next evaluation.
 pub trait PeerFindings: Send + Sync {
-    /// The open findings of `rule` in `scope`, as last recorded.
-    fn open_findings(&self, rule: &str, scope: &Scope) -> Vec<Finding>;
+    /// The open findings of `rule` in `scope`, as last recorded, limited to
+    /// the codes the reader declared in [`RuleMeta::reads`]. A read the rule
+    /// did not declare, or one the store could not answer, is an error, never
+    /// an empty list.
+    fn open_findings(&self, rule: &str, scope: &Scope) -> Result<Vec<Finding>, PeerError>;
 }
 
 /// A [`PeerFindings`] that knows nothing, for tests and isolated runs.
@@ -167,8 +201,8 @@ pub trait PeerFindings: Send + Sync {
 pub struct NoPeers;
 
 impl PeerFindings for NoPeers {
-    fn open_findings(&self, _rule: &str, _scope: &Scope) -> Vec<Finding> {
-        Vec::new()
+    fn open_findings(&self, _rule: &str, _scope: &Scope) -> Result<Vec<Finding>, PeerError> {
+        Ok(Vec::new())
     }
 }
 

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use blindspot_core::{
-    EvalContext, Evaluation, Finding, PeerFindings, PeerRead, Rule, RuleError, Scope,
+    EvalContext, Evaluation, Finding, PeerError, PeerFindings, PeerRead, Rule, RuleError, Scope,
 };
 use chrono::Utc;
 use futures::stream::{self, StreamExt};
@@ -128,6 +128,7 @@ fn humanize(d: Duration) -> String {
 /// `blindspot check` knows without a store.
 #[derive(Debug, Default, Clone)]
 pub struct RunPeers {
+    declared: Vec<&'static str>,
     findings: HashMap<(String, Scope), Vec<Finding>>,
 }
 
@@ -153,16 +154,28 @@ impl RunPeers {
                     );
             }
         }
-        RunPeers { findings }
+        RunPeers {
+            declared: reads.iter().map(|r| r.rule).collect(),
+            findings,
+        }
     }
 }
 
 impl PeerFindings for RunPeers {
-    fn open_findings(&self, rule: &str, scope: &Scope) -> Vec<Finding> {
-        self.findings
+    fn open_findings(&self, rule: &str, scope: &Scope) -> Result<Vec<Finding>, PeerError> {
+        if !self.declared.contains(&rule) {
+            return Err(PeerError {
+                rule: rule.to_owned(),
+                message: "not declared in RuleMeta::reads".to_owned(),
+            });
+        }
+        // A declared peer that found nothing here (or did not run) has no
+        // open findings in this run.
+        Ok(self
+            .findings
             .get(&(rule.to_owned(), scope.clone()))
             .cloned()
-            .unwrap_or_default()
+            .unwrap_or_default())
     }
 }
 

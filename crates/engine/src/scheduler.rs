@@ -24,7 +24,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use blindspot_core::{Evaluation, Finding, PeerFindings, PeerRead, Rule, Scope};
+use blindspot_core::{Evaluation, Finding, PeerError, PeerFindings, PeerRead, Rule, Scope};
 use blindspot_store::{LifecycleChange, Store, StoreError};
 use chrono::{DateTime, TimeDelta, Utc};
 use futures::FutureExt;
@@ -475,8 +475,15 @@ where
             return;
         }
         rt.shared.in_flight.fetch_add(1, Ordering::SeqCst);
-        let peers = peer_snapshot(rt, rule.meta().reads, &target.scope).await;
-        let evaluation = evaluate(Arc::clone(rule), target, peers, schedule.timeout).await;
+        let evaluation = match peer_snapshot(rt, rule.meta().reads, &target.scope).await {
+            Ok(peers) => evaluate(Arc::clone(rule), target, peers, schedule.timeout).await,
+            // Judging without the findings it reads could resolve what it
+            // cannot see: the evaluation is an error, and resolves nothing.
+            Err(err) => {
+                let now = Utc::now();
+                Evaluation::from_result(id, &target.scope, now, now, Err(err.into()))
+            }
+        };
         drop(permit);
         record(rt, evaluation).await;
         rt.shared.in_flight.fetch_sub(1, Ordering::SeqCst);
@@ -540,9 +547,9 @@ async fn record<C: ?Sized>(rt: &Runtime<C>, evaluation: Evaluation) {
     }
 }
 
-/// Other rules' open findings in one scope, read from the store before the
-/// evaluation: rules read peers synchronously, and a SQLite read must not run
-/// on an async worker thread.
+/// The open findings a rule declared it reads, in one scope, read from the
+/// store before the evaluation: rules read peers synchronously, and a SQLite
+/// read must not run on an async worker thread.
 #[derive(Debug, Default)]
 struct PeerSnapshot {
     scope: Option<Scope>,
@@ -550,19 +557,24 @@ struct PeerSnapshot {
 }
 
 impl PeerFindings for PeerSnapshot {
-    fn open_findings(&self, rule: &str, scope: &Scope) -> Vec<Finding> {
+    fn open_findings(&self, rule: &str, scope: &Scope) -> Result<Vec<Finding>, PeerError> {
+        let undeclared = || PeerError {
+            rule: rule.to_owned(),
+            message: format!("not declared in RuleMeta::reads for scope {scope}"),
+        };
         if self.scope.as_ref() != Some(scope) {
-            return Vec::new();
+            return Err(undeclared());
         }
-        self.findings.get(rule).cloned().unwrap_or_default()
+        self.findings.get(rule).cloned().ok_or_else(undeclared)
     }
 }
 
+/// Loads the declared reads; any read that fails fails the whole snapshot.
 async fn peer_snapshot<C: ?Sized>(
     rt: &Runtime<C>,
     reads: &[PeerRead],
     scope: &Scope,
-) -> Arc<dyn PeerFindings> {
+) -> Result<Arc<dyn PeerFindings>, PeerError> {
     let store = Arc::clone(&rt.store);
     // Only what the rule declared it reads: loading every peer's findings for
     // every evaluation would cost memory in proportion to the largest rule.
@@ -571,30 +583,33 @@ async fn peer_snapshot<C: ?Sized>(
     let loaded = tokio::task::spawn_blocking(move || {
         let mut findings: HashMap<String, Vec<Finding>> = HashMap::new();
         for read in reads {
-            let peer = read.rule;
-            match store.open_findings_with_codes(peer, &owned_scope, read.codes) {
-                Ok(list) => {
-                    findings.entry(peer.to_owned()).or_default().extend(list);
-                }
-                // A peer lookup only enriches findings (root causes); the
-                // rule still runs without it.
-                Err(err) => {
-                    tracing::warn!(peer, scope = %owned_scope, "cannot read peer findings: {err}")
-                }
-            }
+            let list = store
+                .open_findings_with_codes(read.rule, &owned_scope, read.codes)
+                .map_err(|err| PeerError {
+                    rule: read.rule.to_owned(),
+                    message: err.to_string(),
+                })?;
+            findings
+                .entry(read.rule.to_owned())
+                .or_default()
+                .extend(list);
         }
-        PeerSnapshot {
+        Ok(PeerSnapshot {
             scope: Some(owned_scope),
             findings,
-        }
+        })
     })
     .await;
     match loaded {
-        Ok(snapshot) => Arc::new(snapshot),
-        Err(err) => {
-            tracing::warn!("reading peer findings panicked: {err}");
-            Arc::new(PeerSnapshot::default())
+        Ok(Ok(snapshot)) => Ok(Arc::new(snapshot)),
+        Ok(Err(err)) => {
+            tracing::warn!(scope = %scope, "{err}");
+            Err(err)
         }
+        Err(join) => Err(PeerError {
+            rule: "(any)".to_owned(),
+            message: format!("the read panicked: {join}"),
+        }),
     }
 }
 

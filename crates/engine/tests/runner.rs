@@ -53,6 +53,10 @@ async fn a_rule_sees_only_the_peers_it_declares_as_in_the_daemon() {
     let out = run_once(&rules, &targets(&["eu-west-1"]), &options(4, 60)).await;
     assert_eq!(out[0].findings.len(), 3);
     assert_eq!(c.calls()[0].peers_seen, 0);
+    // An undeclared read is an error, never an empty list that could resolve.
+    assert_eq!(out[1].status, EvaluationStatus::Error);
+    let error = out[1].error.as_deref().unwrap_or_default();
+    assert!(error.contains("not declared"), "{error}");
 }
 
 #[tokio::test(start_paused = true)]

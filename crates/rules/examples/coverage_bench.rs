@@ -18,8 +18,8 @@
 use async_trait::async_trait;
 use blindspot_aws::classic::{AssessmentRun, ExclusionBatch, RunQuery};
 use blindspot_aws::inspector2::{
-    AccountStatus, AccountStatusBatch, CoverageFilter, CoverageStatistics, CoveredResource,
-    EnablementState, Inspector2Configuration, LIST_COVERAGE_MAX,
+    AccountStatus, AccountStatusBatch, CoverageFilter, CoveredResource, EnablementState,
+    Inspector2Configuration, LIST_COVERAGE_MAX,
 };
 use blindspot_aws::ssm::{Association, AssociationExecution, AssociationFilter, ManagedInstance};
 use blindspot_aws::{
@@ -141,15 +141,6 @@ impl Inspector2Api for Generated {
             items,
             next_token: (end < count).then(|| end.to_string()),
         })
-    }
-
-    async fn list_coverage_statistics(
-        &self,
-        _filter: &CoverageFilter,
-        _group_by: Option<&str>,
-        _next_token: Option<String>,
-    ) -> Result<CoverageStatistics, AwsError> {
-        Err(unused("ListCoverageStatistics"))
     }
 
     async fn get_configuration(&self) -> Result<Inspector2Configuration, AwsError> {

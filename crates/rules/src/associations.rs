@@ -39,8 +39,8 @@ use async_trait::async_trait;
 use blindspot_aws::ssm::{Association, AssociationExecution};
 use blindspot_aws::{AwsClients, SsmApi};
 use blindspot_core::{
-    EvalContext, Finding, Measurement, Rule, RuleError, RuleMeta, RuleReport, Schedule, Scope,
-    Severity,
+    EvalContext, Finding, Measurement, MeasurementMeta, Rule, RuleError, RuleMeta, RuleReport,
+    Schedule, Scope, Severity,
 };
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -329,6 +329,43 @@ pub fn default_expectations() -> Vec<ExpectedAssociation> {
     ]
 }
 
+impl crate::RuleConfig for AssociationsConfig {
+    fn scheduling(&self) -> crate::Scheduling {
+        crate::Scheduling {
+            enabled: self.enabled,
+            interval: self.interval,
+            timeout: self.timeout,
+        }
+    }
+
+    fn set_interval(&mut self, interval: Duration) {
+        self.interval = interval;
+    }
+
+    fn validate(&self) -> Result<(), crate::ConfigIssue> {
+        AssociationsConfig::validate(self).map_err(|e| {
+            let key = match &e {
+                AssociationsConfigError::EmptyName { index } => format!("expected[{index}].name"),
+                _ => "expected".to_owned(),
+            };
+            crate::ConfigIssue::new(key, e.to_string())
+        })
+    }
+}
+
+/// The registration of `inspector2-associations`.
+pub struct Associations;
+
+impl crate::Registration for Associations {
+    const ID: &'static str = ID;
+    const DEMO_INTERVAL: Duration = Duration::from_secs(30);
+    type Config = AssociationsConfig;
+
+    fn build(config: &AssociationsConfig) -> crate::DynRule {
+        std::sync::Arc::new(AssociationsRule::new(config))
+    }
+}
+
 /// The rule.
 pub struct AssociationsRule {
     meta: RuleMeta,
@@ -350,6 +387,19 @@ impl AssociationsRule {
                 summary: "Inspector v2's SSM associations exist, run on schedule, succeed and \
                           target all instances",
                 reads: &[],
+                measurements: &[
+                    MeasurementMeta {
+                        name: "association_interval_seconds",
+                        help: "Effective interval between scheduled runs of an Inspector v2 SSM \
+                               State Manager association, in seconds. Cached from the last \
+                               evaluation",
+                    },
+                    MeasurementMeta {
+                        name: "association_last_execution_timestamp_seconds",
+                        help: "Unix time of the last execution of an Inspector v2 SSM State \
+                               Manager association. Cached from the last evaluation",
+                    },
+                ],
             },
             expectations: config.expectations(),
             stale_grace: config.stale_grace,

@@ -85,6 +85,34 @@ impl Default for ExclusionsConfig {
     }
 }
 
+impl crate::RuleConfig for ExclusionsConfig {
+    fn scheduling(&self) -> crate::Scheduling {
+        crate::Scheduling {
+            enabled: self.enabled,
+            interval: self.interval,
+            timeout: self.timeout,
+        }
+    }
+
+    fn set_interval(&mut self, interval: Duration) {
+        self.interval = interval;
+    }
+}
+
+/// The registration of `inspector-exclusions`.
+pub struct Exclusions;
+
+impl crate::Registration for Exclusions {
+    const ID: &'static str = ID;
+    // Classic runs are hours apart; a minute shows the lifecycle in the demo.
+    const DEMO_INTERVAL: Duration = Duration::from_secs(60);
+    type Config = ExclusionsConfig;
+
+    fn build(config: &ExclusionsConfig) -> crate::DynRule {
+        std::sync::Arc::new(ExclusionsRule::new(config))
+    }
+}
+
 /// The rule.
 pub struct ExclusionsRule {
     meta: RuleMeta,
@@ -101,6 +129,7 @@ impl ExclusionsRule {
                 severity: config.severity,
                 summary: "Inspector Classic assessment exclusions: what runs could not check",
                 reads: &[],
+                measurements: &[],
             },
             config: config.clone(),
         }

@@ -4,8 +4,7 @@
 use async_trait::async_trait;
 use blindspot_aws::classic::{AssessmentRun, ExclusionBatch, RunQuery};
 use blindspot_aws::inspector2::{
-    AccountStatusBatch, CoverageFilter, CoverageStatistics, CoveredResource,
-    Inspector2Configuration,
+    AccountStatusBatch, CoverageFilter, CoveredResource, Inspector2Configuration,
 };
 use blindspot_aws::ssm::{Association, AssociationExecution, AssociationFilter, ManagedInstance};
 use blindspot_aws::{AwsError, Inspector2Api, InspectorClassicApi, Page, SsmApi};
@@ -81,14 +80,6 @@ impl Inspector2Api for Unused {
         _filter: &CoverageFilter,
         _next_token: Option<String>,
     ) -> Result<Page<CoveredResource>, AwsError> {
-        panic!("not used")
-    }
-    async fn list_coverage_statistics(
-        &self,
-        _filter: &CoverageFilter,
-        _group_by: Option<&str>,
-        _next_token: Option<String>,
-    ) -> Result<CoverageStatistics, AwsError> {
         panic!("not used")
     }
     async fn get_configuration(&self) -> Result<Inspector2Configuration, AwsError> {

@@ -117,11 +117,13 @@ pub(crate) async fn metrics(
         .any(|v| v.contains("application/openmetrics-text"));
     let mut input = with_store(&state, metrics::gather_from_store).await?;
     input.version = state.version.to_owned();
-    input.rule_ids = state
-        .control
-        .rules()
+    let rules = state.control.rules();
+    input.rule_ids = rules.iter().map(|r| r.meta.id.to_owned()).collect();
+    // Rules declare their measurements' HELP texts; the server names no rule.
+    input.measurement_help = rules
         .iter()
-        .map(|r| r.meta.id.to_owned())
+        .flat_map(|r| r.meta.measurements)
+        .map(|m| (metrics::sanitize_metric_name(m.name), m.help.to_owned()))
         .collect();
     input.evaluations = state.evaluations.snapshot();
     input.calls = state.calls.snapshot();

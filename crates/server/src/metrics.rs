@@ -75,6 +75,8 @@ impl EvaluationCounter {
 pub(crate) struct MetricsInput {
     pub version: String,
     pub rule_ids: Vec<String>,
+    /// HELP texts of rule measurements, by measurement name, from `RuleMeta`.
+    pub measurement_help: BTreeMap<String, String>,
     pub open_counts: Vec<(String, Severity, Scope, u64)>,
     pub latest: Vec<EvaluationRecord>,
     pub last_success: BTreeMap<(String, Scope), DateTime<Utc>>,
@@ -241,22 +243,6 @@ pub(crate) fn sanitize_label_name(name: &str) -> String {
         out = "label".to_owned();
     }
     out
-}
-
-/// HELP texts of the measurements rules are known to report.
-fn measurement_help(name: &str) -> Option<&'static str> {
-    Some(match name {
-        "association_interval_seconds" => {
-            "Effective interval between scheduled runs of an Inspector v2 SSM State Manager association, in seconds. Cached from the last evaluation"
-        }
-        "association_last_execution_timestamp_seconds" => {
-            "Unix time of the last execution of an Inspector v2 SSM State Manager association. Cached from the last evaluation"
-        }
-        "coverage_resources" => {
-            "Resources in Inspector v2 coverage by scan status reason. Cached from the last evaluation"
-        }
-        _ => return None,
-    })
 }
 
 /// The encoded families of one scrape.
@@ -433,8 +419,10 @@ fn families(input: &MetricsInput) -> Vec<Family> {
                 continue;
             }
             let family = measured.entry(name.clone()).or_insert_with(|| {
-                let help = measurement_help(&name)
-                    .map(str::to_owned)
+                let help = input
+                    .measurement_help
+                    .get(&name)
+                    .cloned()
                     .unwrap_or_else(|| {
                         format!("Measurement {name} reported by a blindspot rule. {CACHED}")
                     });

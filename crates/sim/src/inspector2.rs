@@ -2,8 +2,6 @@
 //! camelCase members, errors with the HTTP status each error shape declares
 //! in the 2020-06-08 model.
 
-use std::collections::BTreeMap;
-
 use axum::http::StatusCode;
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
@@ -17,7 +15,6 @@ pub(crate) fn operation_for_path(path: &str) -> Option<&'static str> {
     Some(match path {
         "/status/batch/get" => "BatchGetAccountStatus",
         "/coverage/list" => "ListCoverage",
-        "/coverage/statistics/list" => "ListCoverageStatistics",
         "/configuration/get" => "GetConfiguration",
         _ => return None,
     })
@@ -28,7 +25,6 @@ pub(crate) fn handler(op: &str) -> Option<Handler> {
     Some(match op {
         "BatchGetAccountStatus" => batch_get_account_status,
         "ListCoverage" => list_coverage,
-        "ListCoverageStatistics" => list_coverage_statistics,
         "GetConfiguration" => get_configuration,
         _ => return None,
     })
@@ -402,84 +398,6 @@ fn coverage_json(r: &CoverageSpec) -> Value {
         v["scanMode"] = json!(m);
     }
     v
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct ListCoverageStatisticsRequest {
-    filter_criteria: Option<Map<String, Value>>,
-    group_by: Option<String>,
-    next_token: Option<String>,
-}
-
-/// Groups per statistics page; the model gives no limit key, so the page
-/// size is fixed.
-const STATISTICS_PAGE: usize = 100;
-
-fn list_coverage_statistics(ctx: &Ctx<'_>, body: &[u8]) -> Result<Value, ApiError> {
-    let req: ListCoverageStatisticsRequest = parse_body(body)?;
-    let criteria = Criteria::parse(req.filter_criteria.as_ref())?;
-    let (all, region) = coverage_of(ctx);
-    let group_value = |r: &CoverageSpec| -> Option<String> {
-        match req.group_by.as_deref()? {
-            "SCAN_STATUS_CODE" => r.status_code.clone(),
-            "SCAN_STATUS_REASON" => r.reason.clone(),
-            "ACCOUNT_ID" | "PROVIDER_ACCOUNT_ID" => r.account_id.clone(),
-            "RESOURCE_TYPE" => r.resource_type.clone(),
-            "PROVIDER" => Some("AWS".into()),
-            "PROVIDER_REGION" => region.map(|x| x.region.clone()),
-            // Not modelled: no ECR repositories or organizations.
-            _ => None,
-        }
-    };
-    if let Some(g) = req.group_by.as_deref() {
-        const GROUP_KEYS: &[&str] = &[
-            "SCAN_STATUS_CODE",
-            "SCAN_STATUS_REASON",
-            "ACCOUNT_ID",
-            "RESOURCE_TYPE",
-            "ECR_REPOSITORY_NAME",
-            "PROVIDER",
-            "PROVIDER_ACCOUNT_ID",
-            "PROVIDER_REGION",
-            "PROVIDER_ORG_ID",
-        ];
-        if !GROUP_KEYS.contains(&g) {
-            return Err(validation(
-                "FIELD_VALIDATION_FAILED",
-                "groupBy",
-                format!("groupBy {g} is not one of {}.", GROUP_KEYS.join(", ")),
-            ));
-        }
-    }
-    let mut total: i64 = 0;
-    let mut groups: BTreeMap<String, i64> = BTreeMap::new();
-    for r in all.iter().filter(|r| criteria.accepts(r)) {
-        total += 1;
-        if let Some(g) = group_value(r) {
-            *groups.entry(g).or_insert(0) += 1;
-        }
-    }
-    let fp = paging::fingerprint(&(
-        "ListCoverageStatistics",
-        ctx.account,
-        ctx.region,
-        serde_json::to_string(&req.filter_criteria).unwrap_or_default(),
-        &req.group_by,
-    ));
-    let start = paging::start(req.next_token.as_deref(), fp, invalid_token)?;
-    let groups: Vec<(String, i64)> = groups.into_iter().collect();
-    let (page, next) = paging::page(&groups, start, STATISTICS_PAGE, |_| true);
-    // `groupKey` carries the group's value (e.g. UNSUPPORTED_OS) as the
-    // service does, although the model types it as the GroupKey enum; the
-    // SDK keeps unknown enum values readable.
-    let counts: Vec<Value> = page
-        .iter()
-        .map(|(k, n)| json!({"groupKey": k, "count": n}))
-        .collect();
-    let mut out = json!({"countsByGroup": counts, "totalCounts": total});
-    paging::attach(&mut out, "nextToken", next, fp);
-    Ok(out)
 }
 
 #[derive(Debug, Deserialize)]

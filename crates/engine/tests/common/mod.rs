@@ -79,6 +79,7 @@ impl Fake {
                 severity: Severity::Medium,
                 summary: "a fake rule",
                 reads,
+                measurements: &[],
             },
             script: Box::new(script),
             peer,
@@ -117,10 +118,11 @@ impl Rule<()> for Fake {
     }
 
     async fn evaluate(&self, cx: &EvalContext<'_, ()>) -> Result<RuleReport, RuleError> {
-        let peers_seen = self
-            .peer
-            .map(|p| cx.peers.open_findings(p, cx.scope).len())
-            .unwrap_or(0);
+        let peers = self.peer.map(|p| cx.peers.open_findings(p, cx.scope));
+        let peers_seen = match &peers {
+            Some(Ok(list)) => list.len(),
+            _ => 0,
+        };
         let index = {
             let mut calls = self.calls.lock().unwrap();
             calls.push(Call {
@@ -131,6 +133,9 @@ impl Rule<()> for Fake {
             });
             calls.iter().filter(|c| c.scope == *cx.scope).count() - 1
         };
+        if let Some(Err(err)) = peers {
+            return Err(err.into());
+        }
         let now = self.running.fetch_add(1, Ordering::SeqCst) + 1;
         self.max_running.fetch_max(now, Ordering::SeqCst);
         let _running = Running(&self.running);

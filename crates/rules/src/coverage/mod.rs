@@ -58,8 +58,8 @@ use blindspot_aws::inspector2::{
 };
 use blindspot_aws::{AwsClients, Inspector2Api};
 use blindspot_core::{
-    fingerprint, EvalContext, Finding, Measurement, PeerRead, Rule, RuleError, RuleMeta,
-    RuleReport, Scope, Severity,
+    fingerprint, EvalContext, Finding, Measurement, MeasurementMeta, PeerRead, Rule, RuleError,
+    RuleMeta, RuleReport, Scope, Severity,
 };
 use chrono::{DateTime, Utc};
 use serde::de::{self, Deserializer};
@@ -310,6 +310,33 @@ fn is_reason_like(text: &str) -> bool {
             .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_')
 }
 
+impl crate::RuleConfig for CoverageConfig {
+    fn scheduling(&self) -> crate::Scheduling {
+        crate::Scheduling {
+            enabled: self.enabled,
+            interval: self.interval,
+            timeout: self.timeout,
+        }
+    }
+
+    fn set_interval(&mut self, interval: Duration) {
+        self.interval = interval;
+    }
+}
+
+/// The registration of `inspector2-coverage`.
+pub struct Coverage;
+
+impl crate::Registration for Coverage {
+    const ID: &'static str = ID;
+    const DEMO_INTERVAL: Duration = Duration::from_secs(45);
+    type Config = CoverageConfig;
+
+    fn build(config: &CoverageConfig) -> crate::DynRule {
+        std::sync::Arc::new(CoverageRule::new(config))
+    }
+}
+
 /// The rule.
 pub struct CoverageRule {
     meta: RuleMeta,
@@ -331,6 +358,23 @@ impl CoverageRule {
                 summary: "Inspector v2 is enabled for EC2, ECR and Lambda, and scans every \
                           resource it knows, recently",
                 reads: READS,
+                measurements: &[
+                    MeasurementMeta {
+                        name: "coverage_resources",
+                        help: "Resources in Inspector v2 coverage by scan status reason. Cached \
+                               from the last evaluation",
+                    },
+                    MeasurementMeta {
+                        name: "coverage_scanning_enabled",
+                        help: "Whether Inspector v2 (scan=inspector) or one of its scan types is \
+                               ENABLED (1) or not (0). Cached from the last evaluation",
+                    },
+                    MeasurementMeta {
+                        name: "coverage_ec2_hybrid_scan_mode",
+                        help: "Whether the account scans EC2 in hybrid mode (1) or not (0). \
+                               Cached from the last evaluation",
+                    },
+                ],
             },
             config: config.clone(),
             first_seen: Mutex::new(HashMap::new()),
@@ -506,10 +550,10 @@ impl<'a> Evaluator<'a> {
             if self.hybrid { 1.0 } else { 0.0 },
         ));
 
-        self.root_cause = root_cause(self.peers.open_findings(ASSOCIATIONS_RULE, self.scope));
+        self.root_cause = root_cause(self.peers.open_findings(ASSOCIATIONS_RULE, self.scope)?);
         self.reported_since = self
             .peers
-            .open_findings(ID, self.scope)
+            .open_findings(ID, self.scope)?
             .into_iter()
             .filter_map(|f| {
                 let since = f.details.get("first_seen")?.as_str()?;

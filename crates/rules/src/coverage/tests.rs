@@ -2,11 +2,9 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use super::*;
-use blindspot_aws::inspector2::{
-    AccountStatusBatch, CoverageStatistics, FailedAccount, Inspector2Configuration,
-};
+use blindspot_aws::inspector2::{AccountStatusBatch, FailedAccount, Inspector2Configuration};
 use blindspot_aws::{AwsError, AwsErrorKind, Page};
-use blindspot_core::{NoPeers, PeerFindings};
+use blindspot_core::{NoPeers, PeerError, PeerFindings};
 use chrono::TimeZone;
 use std::sync::Arc;
 
@@ -175,15 +173,6 @@ impl Inspector2Api for Fake {
         Ok(Page { items, next_token })
     }
 
-    async fn list_coverage_statistics(
-        &self,
-        _filter: &CoverageFilter,
-        _group_by: Option<&str>,
-        _next_token: Option<String>,
-    ) -> Result<CoverageStatistics, AwsError> {
-        panic!("the rule does not use ListCoverageStatistics")
-    }
-
     async fn get_configuration(&self) -> Result<Inspector2Configuration, AwsError> {
         self.configuration.clone()
     }
@@ -195,12 +184,13 @@ use crate::testing::Unused;
 struct Peers(Vec<Finding>);
 
 impl PeerFindings for Peers {
-    fn open_findings(&self, rule: &str, scope: &Scope) -> Vec<Finding> {
-        self.0
+    fn open_findings(&self, rule: &str, scope: &Scope) -> Result<Vec<Finding>, PeerError> {
+        Ok(self
+            .0
             .iter()
             .filter(|f| f.rule == rule && f.account == scope.account && f.region == scope.region)
             .cloned()
-            .collect()
+            .collect())
     }
 }
 

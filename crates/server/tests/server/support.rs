@@ -4,7 +4,8 @@ use axum::body::Body;
 use axum::http::{HeaderMap, Method, Request, StatusCode};
 use axum::Router;
 use blindspot_core::{
-    CallCounter, Evaluation, EvaluationStatus, Finding, Measurement, RuleMeta, Scope, Severity,
+    CallCounter, Evaluation, EvaluationStatus, Finding, Measurement, MeasurementMeta, RuleMeta,
+    Scope, Severity,
 };
 use blindspot_engine::{Control, EngineError, RuleSchedule, RuleState};
 use blindspot_server::{AppState, EvaluationCounter};
@@ -273,6 +274,11 @@ fn rule_state(id: &'static str, severity: Severity, finished: bool) -> RuleState
             severity,
             summary: "checks something Inspector cannot see",
             reads: &[],
+            // The server takes HELP texts from the rules' metadata.
+            measurements: &[MeasurementMeta {
+                name: "association_interval_seconds",
+                help: "Effective interval declared by the rule. Cached from the last evaluation",
+            }],
         },
         schedule: RuleSchedule {
             interval: std::time::Duration::from_secs(900),
