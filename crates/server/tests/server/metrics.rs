@@ -340,9 +340,8 @@ async fn metrics_parse_and_carry_the_store_data() {
         ),
         Some(7.0)
     );
-    assert!(text.contains(
-        "# HELP blindspot_association_interval_seconds Effective interval declared by the rule."
-    ));
+    // The HELP text comes from the rule's declared MeasurementMeta.
+    assert!(text.contains("# HELP blindspot_association_interval_seconds Effective interval"));
     assert!(text.contains(
         "# HELP blindspot_custom_thing Measurement custom_thing reported by a blindspot rule."
     ));

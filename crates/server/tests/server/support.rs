@@ -275,10 +275,16 @@ fn rule_state(id: &'static str, severity: Severity, finished: bool) -> RuleState
             summary: "checks something Inspector cannot see",
             reads: &[],
             // The server takes HELP texts from the rules' metadata.
-            measurements: &[MeasurementMeta {
-                name: "association_interval_seconds",
-                help: "Effective interval declared by the rule. Cached from the last evaluation",
-            }],
+            measurements: &[
+                MeasurementMeta {
+                    name: "association_interval_seconds",
+                    help: "Effective interval between scheduled runs of an Inspector v2 SSM State Manager association, in seconds. Cached from the last evaluation",
+                },
+                MeasurementMeta {
+                    name: "association_last_execution_timestamp_seconds",
+                    help: "Unix time of the last execution of an Inspector v2 SSM State Manager association. Cached from the last evaluation",
+                },
+            ],
         },
         schedule: RuleSchedule {
             interval: std::time::Duration::from_secs(900),
