@@ -141,6 +141,10 @@ pub struct FakeClassic {
     /// asked for: each call takes the next list and reports those ARNs as
     /// `failedItems` instead of describing them.
     pub failed_items: Mutex<VecDeque<Vec<FailedItem>>>,
+    /// A broken service: every list page that has more to come names the
+    /// same next token (the first page's), so a walk that does not guard
+    /// against a repeated token never ends.
+    pub repeat_tokens: bool,
     /// Scripted failures and the call log.
     pub script: Script,
 }
@@ -152,6 +156,22 @@ impl FakeClassic {
         } else {
             self.page_size
         }
+    }
+
+    /// `page`, with the next token pinned to the first page's when
+    /// [`FakeClassic::repeat_tokens`] is set.
+    fn listed<T: Clone>(
+        &self,
+        operation: &'static str,
+        items: &[T],
+        token: Option<String>,
+        size: usize,
+    ) -> Result<Page<T>, AwsError> {
+        let mut answer = page("inspector", operation, items, token, size)?;
+        if self.repeat_tokens && answer.next_token.is_some() {
+            answer.next_token = Some(format!("page-{}", size.max(1)));
+        }
+        Ok(answer)
     }
 }
 
@@ -182,7 +202,7 @@ impl InspectorClassicApi for FakeClassic {
             .filter(|run| run_matches(run, query))
             .map(|run| run.arn.clone())
             .collect();
-        page("inspector", OP, &arns, next_token, self.size(10))
+        self.listed(OP, &arns, next_token, self.size(10))
     }
 
     async fn describe_assessment_runs(
@@ -214,7 +234,7 @@ impl InspectorClassicApi for FakeClassic {
             .get(run_arn)
             .map(|list| list.iter().map(|e| e.arn.clone()).collect())
             .unwrap_or_default();
-        page("inspector", OP, &arns, next_token, self.size(100))
+        self.listed(OP, &arns, next_token, self.size(100))
     }
 
     async fn describe_exclusions(&self, arns: &[String]) -> Result<ExclusionBatch, AwsError> {

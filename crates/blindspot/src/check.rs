@@ -68,20 +68,25 @@ pub async fn evaluate(
     blindspot_engine::run_once(&rules, targets, &options).await
 }
 
-/// Prints evaluations in the chosen format.
+/// Prints evaluations in the chosen format. A failed write (a closed pipe, a
+/// full disk) is an error, never a panic, so it exits with its own code.
 pub fn print(evaluations: &[Evaluation], format: Format) -> anyhow::Result<()> {
+    use anyhow::Context as _;
+    use std::io::Write as _;
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     match format {
         Format::Json => {
             // Streamed: with 100k findings the document is over 100 MB, and
             // building it as one string first would double the peak memory.
-            use std::io::Write as _;
-            let mut out = std::io::BufWriter::new(std::io::stdout().lock());
-            serde_json::to_writer_pretty(&mut out, &output::report(evaluations))?;
-            writeln!(out)?;
-            out.flush()?;
+            serde_json::to_writer_pretty(&mut out, &output::report(evaluations))
+                .context("cannot write the report")?;
+            writeln!(out).context("cannot write the report")?;
         }
-        Format::Table => print!("{}", output::table(evaluations)),
+        Format::Table => out
+            .write_all(output::table(evaluations).as_bytes())
+            .context("cannot write the report")?,
     }
+    out.flush().context("cannot write the report")?;
     Ok(())
 }
 

@@ -95,7 +95,8 @@ pub struct ServerSection {
     pub token_file: Option<PathBuf>,
     /// An environment variable holding the bearer token.
     pub token_env: Option<String>,
-    /// Requests taking longer are answered 408.
+    /// Requests taking longer are cut off and answered 503 with the JSON
+    /// error shape (see `blindspot_server::ServerConfig::request_timeout`).
     #[serde(with = "humantime_serde")]
     pub request_timeout: Duration,
 }
@@ -161,12 +162,13 @@ impl Default for SchedulerSection {
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     /// The file could not be read.
-    #[error("cannot read config file {path}: {source}")]
+    #[error("cannot read config file {path}: {reason}")]
     Read {
         /// The file.
         path: PathBuf,
-        /// Why.
-        source: std::io::Error,
+        /// Why. Not an error `source`: the message already says it, and
+        /// `{:#}` would print it twice.
+        reason: std::io::Error,
     },
     /// The file is not valid TOML or has a bad key or value.
     #[error("invalid config file {path}: {message}")]
@@ -184,14 +186,23 @@ pub enum ConfigError {
         /// What is wrong, naming the key.
         message: String,
     },
+    /// A key names a file or an environment variable that cannot be used
+    /// (found when the daemon starts, not when the file is parsed).
+    #[error("config key `{key}`: {message}")]
+    Unusable {
+        /// The dotted key, e.g. `server.token_file`.
+        key: &'static str,
+        /// What is wrong with what it names.
+        message: String,
+    },
 }
 
 impl Config {
     /// Reads and validates a config file.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        let text = std::fs::read_to_string(path).map_err(|reason| ConfigError::Read {
             path: path.to_owned(),
-            source,
+            reason,
         })?;
         Config::parse(&text, path)
     }
@@ -255,6 +266,16 @@ impl Config {
             return Err(invalid(
                 "aws.max_attempts",
                 "key `aws.max_attempts` must be at least 1".into(),
+            ));
+        }
+        // The adapter's own checks (e.g. the endpoint URL), here so that they
+        // name the line like every other config error.
+        if let Err(blindspot_aws_sdk::AwsSetupError::InvalidSetting { setting, reason }) =
+            crate::aws::settings(&self.aws).validate()
+        {
+            return Err(invalid(
+                &format!("aws.{setting}"),
+                format!("key `aws.{setting}`: {reason}"),
             ));
         }
         let mut seen = std::collections::BTreeSet::new();
@@ -424,6 +445,17 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("line 2") && err.contains("AWS_EC3"), "{err}");
+    }
+
+    #[test]
+    fn the_adapters_checks_name_the_line() {
+        let err = parse("[aws]\nregions = [\"eu-west-1\"]\nendpoint_url = \"ftp://sim\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("line 3") && err.contains("aws.endpoint_url"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -13,7 +13,7 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::watch;
 
-use crate::config::{Config, ServerSection};
+use crate::config::{Config, ConfigError, ServerSection};
 use crate::Format;
 
 /// Resolves when SIGTERM or Ctrl-C arrives.
@@ -45,21 +45,35 @@ pub async fn shutdown_signal() {
     tracing::info!("shutdown requested");
 }
 
-/// Reads the API token from the file or variable named in `[server]`.
-fn api_token(server: &ServerSection) -> anyhow::Result<Option<String>> {
-    let token = match (&server.token_file, &server.token_env) {
-        (Some(path), _) => Some(
-            std::fs::read_to_string(path)
-                .with_context(|| format!("cannot read server.token_file {}", path.display()))?,
+/// Reads the API token from the file or variable named in `[server]`. A
+/// token that cannot be read is a config error (exit 4): the daemon must not
+/// start with its POST endpoints silently disabled.
+fn api_token(server: &ServerSection) -> Result<Option<String>, ConfigError> {
+    let unusable = |key, message| ConfigError::Unusable { key, message };
+    let (key, token) = match (&server.token_file, &server.token_env) {
+        (Some(path), _) => (
+            "server.token_file",
+            std::fs::read_to_string(path).map_err(|err| {
+                unusable(
+                    "server.token_file",
+                    format!("cannot read {}: {err}", path.display()),
+                )
+            })?,
         ),
-        (None, Some(var)) => Some(std::env::var(var).with_context(|| {
-            format!("server.token_env names `{var}`, which is not set or not UTF-8")
-        })?),
-        (None, None) => None,
+        (None, Some(var)) => (
+            "server.token_env",
+            std::env::var(var).map_err(|_| {
+                unusable(
+                    "server.token_env",
+                    format!("names `{var}`, which is not set or not UTF-8"),
+                )
+            })?,
+        ),
+        (None, None) => return Ok(None),
     };
-    match token.map(|t| t.trim().to_owned()) {
-        Some(t) if t.is_empty() => anyhow::bail!("the configured API token is empty"),
-        other => Ok(other),
+    match token.trim() {
+        "" => Err(unusable(key, "the API token is empty".into())),
+        token => Ok(Some(token.to_owned())),
     }
 }
 
@@ -191,7 +205,9 @@ pub async fn demo(
     regions.sort();
     regions.dedup();
     if regions.is_empty() {
-        anyhow::bail!("the scenario has no regions");
+        return Err(
+            blindspot_sim::ScenarioError::Invalid("the scenario has no regions".into()).into(),
+        );
     }
     let sim = blindspot_sim::SimServer::start(scenario)
         .await
@@ -220,7 +236,7 @@ pub async fn demo(
     let result = run(config, Some(token)).await;
     let _ = std::fs::remove_dir_all(&dir);
     sim.shutdown().await;
-    result.map(|()| 0)
+    result.map(|()| crate::exit::OK)
 }
 
 /// A throwaway token for the demo's POST endpoints, unguessable enough for a

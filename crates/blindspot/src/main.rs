@@ -4,13 +4,15 @@
 //! file, wires the AWS adapter, rules, engine, store and server together, and
 //! turns errors into exit codes. Logic lives in the library crates.
 //!
-//! Exit codes of `check`: 0 no findings, 1 findings, 2 usage or config error,
-//! 3 some evaluation ended in `error` (results incomplete).
+//! Exit codes of `check`: 0 no findings, 1 findings, 2 usage error, 3 some
+//! evaluation ended in `error` (results incomplete), 4 config file unreadable
+//! or invalid, 5 blindspot could not run. They are defined in [`exit`].
 
 mod aws;
 mod check;
 mod config;
 mod daemon;
+mod exit;
 mod output;
 
 use anyhow::Context as _;
@@ -26,15 +28,13 @@ use std::process::ExitCode;
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-/// Usage or config error.
-const EXIT_USAGE: u8 = 2;
-
 #[derive(Debug, Parser)]
 #[command(
     name = "blindspot",
     version,
     about = "Finds where Amazon Inspector has gone blind: classic exclusions, broken v2 \
-             State Manager associations and uncovered resources."
+             State Manager associations and uncovered resources.",
+    after_help = exit::help()
 )]
 struct Cli {
     /// Log filter (tracing env-filter syntax), e.g. `info` or `blindspot=debug`.
@@ -53,6 +53,7 @@ enum Command {
         config: PathBuf,
     },
     /// Evaluate the enabled rules once and print the findings.
+    #[command(after_help = exit::help())]
     Check {
         /// The config file; without it, defaults apply.
         #[arg(long, short)]
@@ -69,6 +70,7 @@ enum Command {
     },
     /// Start the simulated AWS with a built-in scenario and show blindspot on it;
     /// no AWS account needed.
+    #[command(after_help = "With --once, exits like `check` (see `blindspot check --help`).")]
     Demo {
         /// Address of blindspot's HTTP server.
         #[arg(long, default_value = "127.0.0.1:9477")]
@@ -102,7 +104,7 @@ enum Command {
         fleet_regions: Vec<String>,
         /// With --fleet: the percentage of instances Inspector cannot scan
         /// (coverage INACTIVE), spread over the usual reasons.
-        #[arg(long, default_value_t = 20.0)]
+        #[arg(long, default_value_t = 20.0, value_parser = percent)]
         fleet_uncovered_percent: f64,
         /// With --fleet: the generator's seed.
         #[arg(long, default_value_t = 1)]
@@ -129,11 +131,11 @@ fn main() -> ExitCode {
             // clap prints help and version on stdout with success, and usage
             // errors on stderr; either way the exit code is decided here.
             let _ = err.print();
-            return if err.use_stderr() {
-                ExitCode::from(EXIT_USAGE)
+            return ExitCode::from(if err.use_stderr() {
+                exit::USAGE
             } else {
-                ExitCode::SUCCESS
-            };
+                exit::OK
+            });
         }
     };
     init_tracing(&cli.log);
@@ -147,18 +149,14 @@ fn main() -> ExitCode {
         Ok(rt) => rt,
         Err(err) => {
             eprintln!("error: cannot start the async runtime: {err}");
-            return ExitCode::FAILURE;
+            return ExitCode::from(exit::INTERNAL);
         }
     };
     match runtime.block_on(dispatch(cli.command)) {
         Ok(code) => ExitCode::from(code),
         Err(err) => {
             eprintln!("error: {err:#}");
-            let usage = err.chain().any(|cause| {
-                cause.downcast_ref::<config::ConfigError>().is_some()
-                    || cause.downcast_ref::<check::SelectError>().is_some()
-            });
-            ExitCode::from(if usage { EXIT_USAGE } else { 1 })
+            ExitCode::from(exit::of_error(&err))
         }
     }
 }
@@ -168,7 +166,7 @@ async fn dispatch(command: Command) -> anyhow::Result<u8> {
         Command::Run { config } => {
             let config = config::Config::load(&config)?;
             daemon::run(config, None).await?;
-            Ok(0)
+            Ok(exit::OK)
         }
         Command::Check {
             config,
@@ -203,8 +201,12 @@ async fn dispatch(command: Command) -> anyhow::Result<u8> {
                 Some(path) => config::Config::load(&path)?,
                 None => config::Config::default(),
             };
-            print!("{}", check::rules_table(&config));
-            Ok(0)
+            std::io::Write::write_all(
+                &mut std::io::stdout(),
+                check::rules_table(&config).as_bytes(),
+            )
+            .context("cannot write the rules")?;
+            Ok(exit::OK)
         }
         Command::Sim {
             scenario,
@@ -222,7 +224,7 @@ async fn dispatch(command: Command) -> anyhow::Result<u8> {
                     fleet_regions,
                     fleet_uncovered_percent,
                     fleet_seed,
-                )?),
+                )),
                 (None, None) => blindspot_sim::Scenario::embedded_demo(),
             };
             let sim = blindspot_sim::SimServer::start_on(listen, scenario)
@@ -233,26 +235,32 @@ async fn dispatch(command: Command) -> anyhow::Result<u8> {
                 () = sim.wait() => {},
                 () = daemon::shutdown_signal() => {},
             }
-            Ok(0)
+            Ok(exit::OK)
         }
     }
 }
 
-/// A generated fleet whose uncovered share is `uncovered_percent`, split over
-/// the reasons a real fleet shows most.
+/// A percentage from the command line; anything outside 0-100 is a usage
+/// error that clap reports (exit 2).
+fn percent(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(value) if (0.0..=100.0).contains(&value) => Ok(value),
+        _ => Err(format!("`{text}` is not a percentage between 0 and 100")),
+    }
+}
+
+/// A generated fleet whose uncovered share is `uncovered_percent` (0-100,
+/// checked by [`percent`]), split over the reasons a real fleet shows most.
 fn fleet_spec(
     instances: usize,
     regions: Vec<String>,
     uncovered_percent: f64,
     seed: u64,
-) -> anyhow::Result<blindspot_sim::generate::FleetSpec> {
-    if !(0.0..=100.0).contains(&uncovered_percent) {
-        anyhow::bail!("--fleet-uncovered-percent must be between 0 and 100");
-    }
+) -> blindspot_sim::generate::FleetSpec {
     // Weights in hundredths of a percent, so 0.5% is expressible.
     let uncovered = (uncovered_percent * 100.0).round() as u32;
     let share = |part: u32| uncovered * part / 20;
-    Ok(blindspot_sim::generate::FleetSpec {
+    blindspot_sim::generate::FleetSpec {
         regions,
         instances_per_region: instances,
         coverage_reasons: vec![
@@ -265,7 +273,7 @@ fn fleet_spec(
         ],
         seed,
         ..Default::default()
-    })
+    }
 }
 
 /// The demo talks only to the simulated AWS, with made-up credentials, so it

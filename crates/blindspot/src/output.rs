@@ -5,6 +5,8 @@ use blindspot_core::{Evaluation, EvaluationStatus, Finding};
 use serde::Serialize;
 use std::fmt::Write as _;
 
+use crate::exit;
+
 /// The JSON document of `check --format json`.
 #[derive(Debug, Serialize)]
 pub struct CheckReport<'a> {
@@ -127,18 +129,18 @@ pub fn table(evaluations: &[Evaluation]) -> String {
     out
 }
 
-/// The exit code of `check`: 3 when any evaluation failed (results are
-/// incomplete), else 1 when there are findings, else 0. `unavailable` alone
-/// is not a failure: the service is simply not there.
+/// The exit code of `check` (see [`crate::exit`]): incomplete when any
+/// evaluation failed, else findings when there are any, else OK.
+/// `unavailable` alone is not a failure: the service is simply not there.
 pub fn exit_code(evaluations: &[Evaluation]) -> u8 {
     if evaluations
         .iter()
         .any(|e| e.status == EvaluationStatus::Error)
     {
-        3
+        exit::INCOMPLETE
     } else if evaluations.iter().any(|e| !e.findings.is_empty()) {
-        1
+        exit::FINDINGS
     } else {
-        0
+        exit::OK
     }
 }

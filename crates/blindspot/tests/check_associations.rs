@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{command, run, sim_file};
+use common::{command, run, sim, sim_file};
 use serde_json::Value;
 use std::collections::BTreeSet;
 
@@ -141,6 +141,108 @@ async fn missing_associations_are_reported_per_region_but_never_the_optional_one
     .map(|(r, n)| ((*r).to_owned(), (*n).to_owned()))
     .collect();
     assert_eq!(missing, expected, "{stderr}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_missing_windows_association_is_info_where_the_region_has_no_windows_nodes() {
+    let (_, json, stderr) = check("associations-missing.toml", "us-east-1,eu-west-1").await;
+    let weighed = |region: &str| {
+        json["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| {
+                f["region"] == region && f["resource"] == "InvokeInspectorSsmPlugin-do-not-delete"
+            })
+            .unwrap_or_else(|| panic!("no finding in {region}; {stderr}"))
+            .clone()
+    };
+    // us-east-1 has two Windows nodes: the configured severity.
+    let with_windows = weighed("us-east-1");
+    assert_eq!(with_windows["severity"], "high", "{with_windows}");
+    assert_eq!(with_windows["details"]["managed_nodes"], 2);
+    // eu-west-1 has Linux nodes only: nothing loses scanning yet.
+    let without_windows = weighed("eu-west-1");
+    assert_eq!(without_windows["severity"], "info", "{without_windows}");
+    assert_eq!(without_windows["details"]["managed_nodes"], 0);
+    assert!(
+        without_windows["description"]
+            .as_str()
+            .unwrap()
+            .contains("no Windows instances managed by SSM"),
+        "{without_windows}"
+    );
+    // The inventory association serves every node: never weighed.
+    let inventory = json["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["resource"] == "InspectorInventoryCollection-do-not-delete")
+        .unwrap();
+    assert_eq!(inventory["severity"], "high");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn managed_nodes_that_cannot_be_listed_never_read_as_none() {
+    let sim = sim(r#"
+[faults]
+access_denied = [{ operation = "DescribeInstanceInformation" }]
+
+[[region]]
+region = "eu-west-1"
+
+[[region.association]]
+association_name = "InspectorInventoryCollection-do-not-delete"
+name = "AWS-GatherSoftwareInventory"
+schedule_expression = "rate(30 minutes)"
+[[region.association.execution]]
+created_time = "-10m"
+status = "Success"
+"#)
+    .await;
+    let mut cmd = command(&sim.endpoint());
+    cmd.args([
+        "check",
+        "--rule",
+        "inspector2-associations",
+        "--regions",
+        "eu-west-1",
+        "--format",
+        "json",
+    ]);
+    let out = run(cmd).await;
+    let json = out.json();
+    // The associations were read: the evaluation stands.
+    assert_eq!(json["evaluations"][0]["status"], "ok", "{}", out.stderr);
+    assert_eq!(
+        json["evaluations"][0]["counts"]["managed_nodes_unlisted"],
+        1
+    );
+    assert_eq!(
+        problems(&json),
+        set(&[
+            (
+                "InspectorDistributor-do-not-delete",
+                "ASSOCIATION_MISSING",
+                "high"
+            ),
+            (
+                "InvokeInspectorSsmPlugin-do-not-delete",
+                "ASSOCIATION_MISSING",
+                "high"
+            ),
+        ])
+    );
+    for f in json["findings"].as_array().unwrap() {
+        assert!(f["details"]["managed_nodes"].is_null(), "{f}");
+        assert!(
+            f["description"]
+                .as_str()
+                .unwrap()
+                .contains("managed nodes could not be listed"),
+            "{f}"
+        );
+    }
 }
 
 #[tokio::test(flavor = "multi_thread")]

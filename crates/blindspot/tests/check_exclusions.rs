@@ -273,14 +273,14 @@ async fn the_superseded_run_of_the_seed_is_not_reported() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn config_errors_name_the_key_and_line_and_exit_2() {
+async fn config_errors_exit_4_and_usage_errors_exit_2() {
     let (_dir, path) = config_file(
         "[aws]\nregions = [\"us-east-1\"]\n\n[rules.inspector-exclusions]\nlookbak = \"3d\"\n",
     );
     let mut cmd = command("http://127.0.0.1:9");
     cmd.args(["check", "--config"]).arg(&path);
     let out = run(cmd).await;
-    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert_eq!(out.code, 4, "{}", out.stderr);
     assert!(
         out.stderr.contains("line 5") && out.stderr.contains("lookbak"),
         "{}",

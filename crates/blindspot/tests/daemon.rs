@@ -405,12 +405,12 @@ async fn the_daemon_tracks_findings_through_fixes_failures_and_kill_9() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn a_bad_config_stops_the_daemon_with_exit_2() {
+async fn a_bad_config_stops_the_daemon_with_exit_4() {
     let (_dir, path) = common::config_file("[server]\nlisten = \"not an address\"\n");
     let mut cmd = command("http://127.0.0.1:9");
     cmd.args(["run", "--config"]).arg(&path);
     let out = common::run(cmd).await;
-    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert_eq!(out.code, 4, "{}", out.stderr);
     assert!(
         out.stderr.contains("line 2") && out.stderr.contains("listen"),
         "{}",

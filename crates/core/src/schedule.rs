@@ -11,11 +11,22 @@
 //! year) plus an optional leading seconds field that must be `0`. Day-of-week
 //! is numbered 1-7 = SUN-SAT (Unix uses 0-6), exactly one of day-of-month and
 //! day-of-week is `?`, and the year runs 1970-2199. This module validates that
-//! grammar itself, so errors name the field and the offending text, then hands
-//! the day-of-month, month and day-of-week fields, translated to croner's
-//! layout, to [`croner`], which decides which *days* match (`L`, `W`, `#`,
-//! leap years). Times of day are the product of the minute and hour sets, and
-//! the year field is applied here because croner has none.
+//! grammar itself, so errors name the field and the offending text.
+//!
+//! Which *days* match is decided in two places:
+//! - the day-of-month field (days, ranges, steps, `L` and `nW`) is evaluated
+//!   here, by `DayOfMonth`, because croner's `W` crosses month boundaries (a
+//!   `1W` on a Saturday picks the Friday before) while AWS's never leaves the
+//!   month;
+//! - the month and day-of-week fields, translated to croner's layout (POSIX
+//!   0-6 numbering; `L` alone is Saturday, `5L` becomes `4#l`), go to
+//!   [`croner`], which decides the month and, when day-of-month is `?`, the
+//!   day of the week, including `#n` (the nth weekday) and `nL` (the last one
+//!   of the month).
+//!
+//! Month lengths and leap years come from chrono's calendar as the walk steps
+//! through dates. Times of day are the product of the minute and hour sets,
+//! and the year field is applied here because croner has none.
 //!
 //! # Effective interval
 //! The gap between consecutive firings is either a gap inside one firing day
@@ -375,10 +386,11 @@ impl CronSchedule {
         }
         let intra_day_gap = times.windows(2).map(|w| w[1] - w[0]).max().unwrap_or(0);
 
-        // Only the day-level fields go to croner; its seconds, minutes and hours
-        // are pinned to midnight because times of day are handled above.
-        // croner decides months and days of the week; with day-of-month `*` it
-        // matches every day whose weekday matches.
+        // Only the month and day-of-week fields go to croner; its seconds,
+        // minutes and hours are pinned to midnight because times of day are
+        // handled above, and its day-of-month is `*` because `DayOfMonth`
+        // evaluates that field. With day-of-month `*`, croner matches every
+        // day whose weekday matches.
         let pattern = format!("0 0 0 * {} {dow_pattern}", list(month_set, 1, 12));
         let days = croner::Cron::new(&pattern)
             .with_seconds_required()

@@ -1,5 +1,6 @@
 //! The scheduler on a paused clock: intervals, jitter, Delay behaviour, run
-//! now, timeouts, failure isolation, graceful shutdown and retention.
+//! now, timeouts, failure isolation, failed peer reads, graceful shutdown and
+//! retention.
 //!
 //! Time only moves when every task is idle (tokio's auto-advance), so
 //! `tokio::time::sleep` in these tests costs no wall-clock time and is exact.
@@ -7,13 +8,18 @@
 
 mod common;
 
-use blindspot_core::{EvaluationStatus, Scope};
+use blindspot_core::{Evaluation, EvaluationStatus, Finding, Scope, Severity};
 use blindspot_engine::{
     Control, EngineError, Retention, RuleSchedule, ScheduledRule, Scheduler, SchedulerOptions,
     SchedulerReport,
 };
-use blindspot_store::{SqliteStore, Store};
+use blindspot_store::{
+    EvaluationRecord, FindingEvent, FindingPage, FindingQuery, LifecycleChange, ScopeHealth,
+    SqliteStore, Store, StoreError, StoredFinding,
+};
+use chrono::{DateTime, Utc};
 use common::{secs, targets, Fake, Step};
+use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -341,6 +347,132 @@ async fn peers_come_from_the_store_and_the_hook_sees_every_evaluation() {
     assert_eq!(opened.load(Ordering::SeqCst), 2);
     // By the second activation a's findings are certainly in the store.
     assert_eq!(b.calls()[1].peers_seen, 2);
+}
+
+/// The real store, except that it cannot answer peer reads: as when the
+/// database is locked or corrupt while a rule's peers are loaded.
+struct PeerReadsFail(SqliteStore);
+
+impl Store for PeerReadsFail {
+    fn record_evaluation(&self, e: &Evaluation) -> Result<LifecycleChange, StoreError> {
+        self.0.record_evaluation(e)
+    }
+    fn findings(&self, query: &FindingQuery) -> Result<FindingPage, StoreError> {
+        self.0.findings(query)
+    }
+    fn finding(&self, id: &str) -> Result<Option<StoredFinding>, StoreError> {
+        self.0.finding(id)
+    }
+    fn finding_history(&self, id: &str) -> Result<Vec<FindingEvent>, StoreError> {
+        self.0.finding_history(id)
+    }
+    fn open_findings(&self, rule: &str, scope: &Scope) -> Result<Vec<Finding>, StoreError> {
+        self.0.open_findings(rule, scope)
+    }
+    fn open_findings_with_codes(
+        &self,
+        _rule: &str,
+        _scope: &Scope,
+        _codes: &[&str],
+    ) -> Result<Vec<Finding>, StoreError> {
+        Err(StoreError::Database("database is locked".into()))
+    }
+    fn evaluations(
+        &self,
+        rule: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<EvaluationRecord>, StoreError> {
+        self.0.evaluations(rule, limit)
+    }
+    fn latest_evaluations(&self) -> Result<Vec<EvaluationRecord>, StoreError> {
+        self.0.latest_evaluations()
+    }
+    fn scope_health(&self) -> Result<Vec<ScopeHealth>, StoreError> {
+        self.0.scope_health()
+    }
+    fn open_counts(&self) -> Result<Vec<(String, Severity, Scope, u64)>, StoreError> {
+        self.0.open_counts()
+    }
+    fn withdraw_unconfigured(
+        &self,
+        configured: &BTreeSet<(String, Scope)>,
+        reason: &str,
+        now: DateTime<Utc>,
+    ) -> Result<u64, StoreError> {
+        self.0.withdraw_unconfigured(configured, reason, now)
+    }
+    fn withdraw_unavailable(
+        &self,
+        longer_than: Duration,
+        now: DateTime<Utc>,
+    ) -> Result<u64, StoreError> {
+        self.0.withdraw_unavailable(longer_than, now)
+    }
+    fn prune(
+        &self,
+        resolved_before: DateTime<Utc>,
+        evaluations_before: DateTime<Utc>,
+    ) -> Result<(u64, u64), StoreError> {
+        self.0.prune(resolved_before, evaluations_before)
+    }
+    fn check_writable(&self) -> Result<(), StoreError> {
+        self.0.check_writable()
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_failed_peer_read_is_an_error_that_resolves_nothing() {
+    let scope = Scope::new("111111111111", "eu-west-1");
+    let store = Arc::new(PeerReadsFail(SqliteStore::open_in_memory().unwrap()));
+    // b's earlier, complete evaluation opened a finding.
+    let earlier = chrono::Utc::now() - chrono::TimeDelta::hours(1);
+    store
+        .record_evaluation(&Evaluation {
+            rule: "b".into(),
+            scope: scope.clone(),
+            status: EvaluationStatus::Ok,
+            error: None,
+            started_at: earlier,
+            finished_at: earlier,
+            findings: vec![common::finding("b", &scope, 1)],
+            measurements: vec![],
+            counts: Default::default(),
+        })
+        .unwrap();
+    // Were b run, it would report nothing and so resolve that finding.
+    let b = Fake::with_peer("b", Some("a"), |_, _| Step::Report(secs(0), vec![]));
+    let scheduler = Scheduler::new(
+        vec![scheduled(&b, 60, 10)],
+        targets(&["eu-west-1"]),
+        store.clone(),
+        options(),
+    )
+    .unwrap();
+    let (stop, stopped) = oneshot::channel::<()>();
+    let handle = tokio::spawn(scheduler.run(async move {
+        let _ = stopped.await;
+    }));
+    sleep(secs(30)).await;
+    stop.send(()).unwrap();
+    let report = handle.await.unwrap();
+
+    assert!(
+        b.calls().is_empty(),
+        "the rule must not run without its peers"
+    );
+    assert_eq!(report.evaluations_recorded, 1);
+    let evals = store.evaluations(Some("b"), 10).unwrap();
+    assert_eq!(evals.len(), 2);
+    let failed = &evals[0];
+    assert_eq!(failed.status, EvaluationStatus::Error);
+    assert_eq!(failed.resolved, 0);
+    let message = failed.error.as_deref().unwrap_or_default();
+    assert!(
+        message.contains("rule `a`") && message.contains("database is locked"),
+        "the error names the peer and the cause: {message}"
+    );
+    let open = store.open_findings("b", &scope).unwrap();
+    assert_eq!(open, [common::finding("b", &scope, 1)]);
 }
 
 #[tokio::test(start_paused = true)]

@@ -5,7 +5,14 @@
 //! process's peak RSS reflects the rule alone. The fleet has a fixed number of
 //! INACTIVE resources (each a finding) and of stale ACTIVE ones, and everything
 //! else is freshly scanned ACTIVE: the only thing that grows with N is the
-//! number of resources streamed through the rule, so peak RSS should stay flat.
+//! number of resources streamed through the rule (fetch, one page at a time,
+//! into the judge), so peak RSS should stay flat.
+//!
+//! This is the one Inspector v2 fake outside `blindspot_aws::testing`, on
+//! purpose: the shared `FakeInspector2` is data-backed, so it would hold all N
+//! resources, and each ListCoverage call clones every matching resource before
+//! cutting out a page. Both grow with N and would be measured instead of the
+//! rule. The services the rule never calls come from the shared fakes.
 //!
 //! Usage:
 //!   cargo run -p blindspot-rules --release --example coverage_bench            # 10k and 100k
@@ -14,17 +21,16 @@
 //! With no argument each size runs in its own child process, so that one size's
 //! peak does not mask the other's (VmHWM only ever grows). Figures only; nothing
 //! here asserts on time.
+// A benchmark measures wall time; the rules it runs never read the clock (clippy.toml).
+#![allow(clippy::disallowed_methods)]
 
 use async_trait::async_trait;
-use blindspot_aws::classic::{AssessmentRun, ExclusionBatch, RunQuery};
 use blindspot_aws::inspector2::{
     AccountStatus, AccountStatusBatch, CoverageFilter, CoveredResource, EnablementState,
     Inspector2Configuration, LIST_COVERAGE_MAX,
 };
-use blindspot_aws::ssm::{Association, AssociationExecution, AssociationFilter, ManagedInstance};
-use blindspot_aws::{
-    AwsClients, AwsError, AwsErrorKind, Inspector2Api, InspectorClassicApi, Page, SsmApi,
-};
+use blindspot_aws::testing::Fakes;
+use blindspot_aws::{AwsClients, AwsError, Inspector2Api, Page};
 use blindspot_core::{EvalContext, NoPeers, Rule, Scope};
 use blindspot_rules::coverage::{CoverageConfig, CoverageRule};
 use chrono::{DateTime, Duration, TimeZone, Utc};
@@ -51,9 +57,10 @@ const REASONS: &[&str] = &[
 ];
 
 fn now() -> DateTime<Utc> {
+    // A fixed time: the figures must not depend on when the benchmark runs.
     Utc.with_ymd_and_hms(2026, 11, 22, 12, 0, 0)
         .single()
-        .unwrap_or_else(Utc::now)
+        .unwrap_or_default()
 }
 
 /// A fleet of `total` resources, generated page by page.
@@ -151,72 +158,6 @@ impl Inspector2Api for Generated {
     }
 }
 
-fn unused(operation: &'static str) -> AwsError {
-    AwsError::new(
-        "bench",
-        operation,
-        AwsErrorKind::Unavailable,
-        "not simulated",
-    )
-}
-
-/// The services the rule does not call.
-struct Unused;
-
-#[async_trait]
-impl InspectorClassicApi for Unused {
-    async fn list_assessment_runs(
-        &self,
-        _query: &RunQuery,
-        _next_token: Option<String>,
-    ) -> Result<Page<String>, AwsError> {
-        Err(unused("ListAssessmentRuns"))
-    }
-    async fn describe_assessment_runs(
-        &self,
-        _arns: &[String],
-    ) -> Result<Vec<AssessmentRun>, AwsError> {
-        Err(unused("DescribeAssessmentRuns"))
-    }
-    async fn list_exclusions(
-        &self,
-        _run_arn: &str,
-        _next_token: Option<String>,
-    ) -> Result<Page<String>, AwsError> {
-        Err(unused("ListExclusions"))
-    }
-    async fn describe_exclusions(&self, _arns: &[String]) -> Result<ExclusionBatch, AwsError> {
-        Err(unused("DescribeExclusions"))
-    }
-}
-
-#[async_trait]
-impl SsmApi for Unused {
-    async fn list_associations(
-        &self,
-        _filters: &[AssociationFilter],
-        _next_token: Option<String>,
-    ) -> Result<Page<Association>, AwsError> {
-        Err(unused("ListAssociations"))
-    }
-    async fn describe_association(&self, _association_id: &str) -> Result<Association, AwsError> {
-        Err(unused("DescribeAssociation"))
-    }
-    async fn describe_association_executions(
-        &self,
-        _association_id: &str,
-        _next_token: Option<String>,
-    ) -> Result<Page<AssociationExecution>, AwsError> {
-        Err(unused("DescribeAssociationExecutions"))
-    }
-    async fn describe_instance_information(
-        &self,
-        _next_token: Option<String>,
-    ) -> Result<Page<ManagedInstance>, AwsError> {
-        Err(unused("DescribeInstanceInformation"))
-    }
-}
-
 /// A `VmHWM`/`VmRSS` figure from /proc/self/status, in KiB.
 fn proc_status_kib(key: &str) -> Option<u64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
@@ -230,10 +171,11 @@ async fn run_one(total: usize) -> Result<(), Box<dyn Error>> {
         total,
         calls: AtomicU64::new(0),
     });
+    // Inspector Classic and SSM are never called; the shared fakes are empty.
+    let others = Fakes::default();
     let clients = AwsClients {
-        classic: Arc::new(Unused),
-        ssm: Arc::new(Unused),
         inspector2: fake.clone(),
+        ..others.clients()
     };
     let scope = Scope::new(ACCOUNT, "eu-west-1");
     let cx = EvalContext {

@@ -30,8 +30,6 @@
 pub mod associations;
 pub mod coverage;
 pub mod exclusions;
-#[cfg(test)]
-mod testing;
 pub mod text;
 
 use blindspot_aws::AwsClients;

@@ -1,12 +1,19 @@
-//! Unit tests for `inspector2-associations` against an in-memory SSM.
+//! Tests of `inspector2-associations`: the judge on snapshots built by hand
+//! (a table of verdicts, then the wording and details of each problem), and
+//! the fetch against the scripted SSM of `blindspot_aws::testing`.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use super::fetch::{Calls, ManagedNodes};
 use super::*;
-use blindspot_aws::ssm::{AssociationFilter, AssociationOverview, ManagedInstance, Target};
-use blindspot_aws::{AwsError, AwsErrorKind, Page};
-use blindspot_core::NoPeers;
-use chrono::TimeZone;
-use std::sync::{Arc, Mutex};
+use blindspot_aws::ssm::{
+    Association, AssociationExecution, AssociationOverview, ManagedInstance, Target,
+};
+use blindspot_aws::testing::{FakeSsm, Fakes};
+use blindspot_aws::{AwsError, AwsErrorKind};
+use blindspot_core::{EvalContext, Finding, NoPeers, RuleError, Scope};
+use chrono::{DateTime, TimeZone, Utc};
+use std::collections::BTreeMap;
+use std::sync::Arc;
 
 const ACCOUNT: &str = "111122223333";
 const REGION: &str = "eu-west-1";
@@ -22,6 +29,12 @@ fn ago(minutes: i64) -> DateTime<Utc> {
     now() - chrono::Duration::minutes(minutes)
 }
 
+fn scope() -> Scope {
+    Scope::new(ACCOUNT, REGION)
+}
+
+// ---------------------------------------------------------------- the data
+
 fn all_instances() -> Vec<Target> {
     vec![Target {
         key: "InstanceIds".into(),
@@ -29,11 +42,18 @@ fn all_instances() -> Vec<Target> {
     }]
 }
 
-fn success(count: i64) -> Option<AssociationOverview> {
+fn tagged(key: &str, value: &str) -> Vec<Target> {
+    vec![Target {
+        key: key.into(),
+        values: vec![value.into()],
+    }]
+}
+
+fn overview(status: &str, counts: &[(&str, i64)]) -> Option<AssociationOverview> {
     Some(AssociationOverview {
-        status: Some("Success".into()),
-        detailed_status: Some("Success".into()),
-        aggregated_count: BTreeMap::from([("Success".to_owned(), count)]),
+        status: Some(status.into()),
+        detailed_status: Some(status.into()),
+        aggregated_count: counts.iter().map(|(k, n)| ((*k).to_owned(), *n)).collect(),
     })
 }
 
@@ -57,7 +77,7 @@ fn assoc(
         last_execution_date: Some(ago(last_run)),
         last_successful_execution_date: Some(ago(last_run)),
         created_date: Some(ago(60 * 24 * 30)),
-        overview: success(4),
+        overview: overview("Success", &[("Success", 4)]),
     }
 }
 
@@ -95,150 +115,101 @@ fn healthy() -> Vec<Association> {
     vec![inventory(), distributor(), invoke()]
 }
 
-/// An in-memory SSM: ListAssociations leaves out what only
-/// DescribeAssociation returns, and pages its answer.
-#[derive(Default)]
-struct FakeSsm {
-    associations: Vec<Association>,
-    executions: BTreeMap<String, Vec<AssociationExecution>>,
-    page_size: usize,
-    list_error: Option<AwsError>,
-    describe_error: Option<AwsError>,
-    /// Hand out the same token forever.
-    loop_token: bool,
-    calls: Mutex<Vec<String>>,
+/// `CompanyInventory`: a user's inventory association on all instances.
+fn company_inventory(schedule: &str) -> Association {
+    let mut custom = assoc(
+        "33333333-cccc-4000-8000-000000000005",
+        Some("CompanyInventory"),
+        INVENTORY_DOCUMENT,
+        schedule,
+        120,
+    );
+    custom.targets = tagged("instanceids", "*");
+    custom
 }
 
-impl FakeSsm {
-    fn with(associations: Vec<Association>) -> Self {
-        FakeSsm {
-            associations,
-            page_size: 50,
-            ..FakeSsm::default()
-        }
-    }
-
-    fn calls(&self, prefix: &str) -> usize {
-        self.calls
-            .lock()
-            .unwrap()
-            .iter()
-            .filter(|c| c.starts_with(prefix))
-            .count()
-    }
+/// Inspector's inventory association silent for 20 hours, and an unnamed
+/// user association gathering inventory daily from tagged instances.
+fn duplicated() -> Vec<Association> {
+    let mut own = inventory();
+    own.last_execution_date = Some(ago(20 * 60));
+    own.last_successful_execution_date = Some(ago(20 * 60));
+    let mut user = assoc(
+        "44444444-dddd-4000-8000-000000000007",
+        None,
+        "arn:aws:ssm:eu-west-1::document/AWS-GatherSoftwareInventory",
+        "rate(1 day)",
+        60,
+    );
+    user.targets = tagged("tag:Env", "prod");
+    vec![own, user, distributor(), invoke()]
 }
 
-#[async_trait]
-impl SsmApi for FakeSsm {
-    async fn list_associations(
-        &self,
-        filters: &[AssociationFilter],
-        next_token: Option<String>,
-    ) -> Result<Page<Association>, AwsError> {
-        self.calls.lock().unwrap().push("list".into());
-        assert!(filters.is_empty());
-        if let Some(err) = &self.list_error {
-            return Err(err.clone());
-        }
-        if self.loop_token {
-            return Ok(Page {
-                items: Vec::new(),
-                next_token: Some("again".into()),
-            });
-        }
-        let start: usize = next_token.map(|t| t.parse().unwrap()).unwrap_or(0);
-        let size = self
-            .page_size
-            .clamp(1, blindspot_aws::ssm::LIST_ASSOCIATIONS_MAX as usize);
-        let end = (start + size).min(self.associations.len());
-        let items = self.associations[start..end]
-            .iter()
-            .map(|a| Association {
-                // ListAssociations has neither field.
-                last_successful_execution_date: None,
-                created_date: None,
-                ..a.clone()
-            })
-            .collect();
-        Ok(Page {
-            items,
-            next_token: (end < self.associations.len()).then(|| end.to_string()),
-        })
-    }
+fn failing_invoke() -> Association {
+    let mut failing = invoke();
+    failing.overview = overview("Failed", &[("Failed", 3), ("Success", 7)]);
+    failing
+}
 
-    async fn describe_association(&self, association_id: &str) -> Result<Association, AwsError> {
-        self.calls
-            .lock()
-            .unwrap()
-            .push(format!("describe {association_id}"));
-        if let Some(err) = &self.describe_error {
-            return Err(err.clone());
-        }
-        self.associations
-            .iter()
-            .find(|a| a.association_id == association_id)
-            .cloned()
-            .ok_or_else(|| {
-                AwsError::from_code(
-                    "ssm",
-                    "DescribeAssociation",
-                    "AssociationDoesNotExist",
-                    "no such association",
-                )
-            })
-    }
+fn executions_of(id: &str) -> Vec<AssociationExecution> {
+    let exec =
+        |execution_id: &str, status: &str, minutes: i64, counts: &str| AssociationExecution {
+            association_id: id.into(),
+            execution_id: execution_id.into(),
+            status: Some(status.into()),
+            detailed_status: Some(status.into()),
+            created_time: Some(ago(minutes)),
+            resource_count_by_status: Some(counts.into()),
+        };
+    // Not newest first: the fetch picks the newest by creation time.
+    vec![
+        exec("exec-old", "Success", 450, "{Success=10}"),
+        exec("exec-new", "Failed", 90, "{Success=7,Failed=3}"),
+    ]
+}
 
-    async fn describe_association_executions(
-        &self,
-        association_id: &str,
-        _next_token: Option<String>,
-    ) -> Result<Page<AssociationExecution>, AwsError> {
-        self.calls
-            .lock()
-            .unwrap()
-            .push(format!("executions {association_id}"));
-        Ok(Page::last(
-            self.executions
-                .get(association_id)
-                .cloned()
-                .unwrap_or_default(),
-        ))
-    }
+/// Node counts by `PlatformType`, as the fetch keeps them.
+fn nodes(counts: &[(&str, u64)]) -> ManagedNodes {
+    ManagedNodes::Listed(counts.iter().map(|(k, n)| ((*k).to_owned(), *n)).collect())
+}
 
-    async fn describe_instance_information(
-        &self,
-        _next_token: Option<String>,
-    ) -> Result<Page<ManagedInstance>, AwsError> {
-        panic!("not used")
+fn denied(operation: &'static str) -> AwsError {
+    AwsError::from_code("ssm", operation, "AccessDeniedException", "not allowed")
+}
+
+/// The snapshot of a region holding `associations` (already described) and
+/// two Windows and three Linux nodes, read with one call of each kind.
+fn snapshot(associations: Vec<Association>) -> Snapshot {
+    let failing: Vec<String> = associations
+        .iter()
+        .filter(|a| judge::shows_failure(a))
+        .map(|a| a.association_id.clone())
+        .collect();
+    let examined = judge::examined(&associations, &default_expectations()).len();
+    Snapshot {
+        calls: Calls {
+            list_pages: 1,
+            describe_calls: examined as u64,
+            execution_pages: failing.len() as u64,
+            node_pages: 1,
+        },
+        latest_executions: failing.into_iter().map(|id| (id, None)).collect(),
+        associations,
+        described: BTreeMap::new(),
+        managed_nodes: nodes(&[("Windows", 2), ("Linux", 3)]),
     }
 }
 
-use crate::testing::Unused;
-
-async fn evaluate_at(
-    config: &AssociationsConfig,
-    fake: Arc<FakeSsm>,
-    at: DateTime<Utc>,
-) -> Result<RuleReport, RuleError> {
-    let clients = AwsClients {
-        classic: Arc::new(Unused),
-        ssm: fake,
-        inspector2: Arc::new(Unused),
-    };
-    let scope = Scope::new(ACCOUNT, REGION);
-    let cx = EvalContext {
-        clients: &clients,
-        scope: &scope,
-        now: at,
-        peers: &NoPeers,
-    };
-    AssociationsRule::new(config).evaluate(&cx).await
+fn config(json: serde_json::Value) -> AssociationsConfig {
+    serde_json::from_value(json).unwrap()
 }
 
-async fn run(fake: FakeSsm) -> RuleReport {
-    evaluate_at(&AssociationsConfig::default(), Arc::new(fake), now())
-        .await
-        .unwrap()
+fn judge_at(snapshot: &Snapshot, config: &AssociationsConfig, at: DateTime<Utc>) -> RuleReport {
+    judge::judge(snapshot, config, &scope(), at)
+}
+
+fn judged(snapshot: &Snapshot) -> RuleReport {
+    judge_at(snapshot, &AssociationsConfig::default(), now())
 }
 
 fn codes(report: &RuleReport) -> Vec<(&str, &str)> {
@@ -255,15 +226,357 @@ fn only<'a>(report: &'a RuleReport, code: &str) -> &'a Finding {
     matching[0]
 }
 
-fn snapshot(name: &str, report: &RuleReport) {
+fn of<'a>(report: &'a RuleReport, resource: &str) -> &'a Finding {
+    report
+        .findings
+        .iter()
+        .find(|f| f.resource == resource)
+        .unwrap_or_else(|| panic!("{resource} in {:?}", codes(report)))
+}
+
+fn insta_snapshot(name: &str, value: &impl serde::Serialize) {
     insta::with_settings!({snapshot_path => "../snapshots"}, {
-        insta::assert_json_snapshot!(name, report);
+        insta::assert_json_snapshot!(name, value);
     });
 }
 
-#[tokio::test]
-async fn healthy_account_has_no_findings_and_measures_each_association() {
-    let report = run(FakeSsm::with(healthy())).await;
+// ------------------------------------------------------ the judge: verdicts
+
+/// One judge case: a region's associations and nodes, a config, and every
+/// finding expected, in order.
+struct Case {
+    name: &'static str,
+    associations: Vec<Association>,
+    nodes: ManagedNodes,
+    config: serde_json::Value,
+    expected: Vec<(&'static str, &'static str, Severity)>,
+}
+
+impl Case {
+    fn new(name: &'static str, associations: Vec<Association>) -> Self {
+        Case {
+            name,
+            associations,
+            nodes: nodes(&[("Windows", 2), ("Linux", 3)]),
+            config: serde_json::json!({}),
+            expected: Vec::new(),
+        }
+    }
+
+    fn nodes(mut self, nodes: ManagedNodes) -> Self {
+        self.nodes = nodes;
+        self
+    }
+
+    fn config(mut self, config: serde_json::Value) -> Self {
+        self.config = config;
+        self
+    }
+
+    fn expect(mut self, expected: &[(&'static str, &'static str, Severity)]) -> Self {
+        self.expected = expected.to_vec();
+        self
+    }
+}
+
+fn cases() -> Vec<Case> {
+    use Severity::{Critical, High, Info, Low, Medium};
+    let with = |f: fn(&mut Association), base: Association| {
+        let mut a = base;
+        f(&mut a);
+        a
+    };
+    let mut linux = assoc(
+        "22222222-bbbb-4000-8000-000000000004",
+        Some(LINUX_DISTRIBUTOR),
+        "AWS-ConfigureAWSPackage",
+        "rate(1 day)",
+        30,
+    );
+    linux.targets = tagged("tag:DeepInspection", "on");
+    let mut failing_linux = linux.clone();
+    failing_linux.overview = overview("Failed", &[("Failed", 2)]);
+    let mut unnamed_stand_in = assoc(
+        "66666666-ffff-4000-8000-000000000008",
+        None,
+        INVENTORY_DOCUMENT,
+        "rate(30 minutes)",
+        10,
+    );
+    unnamed_stand_in.overview = overview("Failed", &[("Failed", 5)]);
+    let mut narrow_user = assoc(
+        "33333333-cccc-4000-8000-000000000006",
+        None,
+        INVENTORY_DOCUMENT,
+        "rate(30 minutes)",
+        10,
+    );
+    narrow_user.targets = tagged("tag:Team", "payments");
+    let mut fresh_never_run = invoke();
+    fresh_never_run.last_execution_date = None;
+    fresh_never_run.last_successful_execution_date = None;
+    fresh_never_run.created_date = Some(ago(20));
+    let mut weekly = distributor();
+    weekly.schedule_expression = Some("cron(0 3 ? * SUN *)".into());
+    weekly.schedule_offset = Some(2);
+    let mut single = distributor();
+    single.targets = Vec::new();
+    single.instance_id = Some("i-0123456789abcdef0".into());
+    let slow_invoke = with(
+        |a| a.schedule_expression = Some("rate(12 hours)".into()),
+        invoke(),
+    );
+    let required_linux = serde_json::json!({ "expected": [
+        { "name": LINUX_DISTRIBUTOR, "required": true, "platform": "linux" }
+    ]});
+    let windows_plugin = [
+        (ASSOCIATION_MISSING, DISTRIBUTOR, High),
+        (ASSOCIATION_MISSING, INVOKE, High),
+    ];
+
+    vec![
+        Case::new("healthy", healthy()),
+        Case::new("optional Linux association, narrowed, own document", {
+            let mut a = healthy();
+            a.push(linux.clone());
+            a
+        }),
+        Case::new("optional Linux association failing", {
+            let mut a = healthy();
+            a.push(failing_linux);
+            a
+        })
+        .expect(&[(EXECUTION_FAILED, LINUX_DISTRIBUTOR, High)]),
+        // ---- missing, weighed by platform
+        Case::new("distributor missing", vec![inventory(), invoke()])
+            .expect(&[(ASSOCIATION_MISSING, DISTRIBUTOR, High)]),
+        Case::new("empty region with Windows nodes", Vec::new()).expect(&[
+            (ASSOCIATION_MISSING, INVENTORY_ASSOCIATION, High),
+            windows_plugin[0],
+            windows_plugin[1],
+        ]),
+        Case::new("empty region without nodes", Vec::new())
+            .nodes(nodes(&[]))
+            .expect(&[
+                (ASSOCIATION_MISSING, INVENTORY_ASSOCIATION, High),
+                (ASSOCIATION_MISSING, DISTRIBUTOR, Info),
+                (ASSOCIATION_MISSING, INVOKE, Info),
+            ]),
+        Case::new("Linux and macOS nodes only", vec![inventory()])
+            .nodes(nodes(&[("Linux", 4), ("MacOS", 1), ("", 2)]))
+            .expect(&[
+                (ASSOCIATION_MISSING, DISTRIBUTOR, Info),
+                (ASSOCIATION_MISSING, INVOKE, Info),
+            ]),
+        Case::new("platform types in any case", vec![inventory()])
+            .nodes(nodes(&[("WINDOWS", 1), ("Linux", 4)]))
+            .expect(&windows_plugin),
+        Case::new("nodes that could not be listed", vec![inventory()])
+            .nodes(ManagedNodes::Unlisted(denied("DescribeInstanceInformation")))
+            .expect(&windows_plugin),
+        Case::new("configured severity, Windows nodes", vec![inventory(), invoke()])
+            .config(serde_json::json!({ "severities": { "association_missing": "medium" } }))
+            .expect(&[(ASSOCIATION_MISSING, DISTRIBUTOR, Medium)]),
+        Case::new("configured severity, no Windows nodes", vec![inventory(), invoke()])
+            .nodes(nodes(&[("Linux", 1)]))
+            .config(serde_json::json!({ "severities": { "association_missing": "critical" } }))
+            .expect(&[(ASSOCIATION_MISSING, DISTRIBUTOR, Info)]),
+        Case::new("required Linux association, Linux nodes", healthy())
+            .config(required_linux.clone())
+            .expect(&[(ASSOCIATION_MISSING, LINUX_DISTRIBUTOR, High)]),
+        Case::new("required Linux association, Windows nodes only", healthy())
+            .nodes(nodes(&[("Windows", 5)]))
+            .config(required_linux)
+            .expect(&[(ASSOCIATION_MISSING, LINUX_DISTRIBUTOR, Info)]),
+        Case::new("an operator's platform-less association is not weighed", healthy())
+            .nodes(nodes(&[]))
+            .config(serde_json::json!({ "expected": [{ "name": "PatchBaseline", "required": true }] }))
+            .expect(&[(ASSOCIATION_MISSING, "PatchBaseline", High)]),
+        // ---- the effective inventory association
+        Case::new("a user's 12-hour inventory association stands in", vec![
+            company_inventory("rate(12 hours)"),
+            distributor(),
+            invoke(),
+        ])
+        .expect(&[(SCHEDULE_TOO_SLOW, "CompanyInventory", Medium)]),
+        Case::new("a narrow user inventory association does not stand in", vec![
+            narrow_user,
+            distributor(),
+            invoke(),
+        ])
+        .expect(&[(ASSOCIATION_MISSING, INVENTORY_ASSOCIATION, High)]),
+        Case::new("an unnamed stand-in is reported by its ID", vec![
+            unnamed_stand_in,
+            distributor(),
+            invoke(),
+        ])
+        .expect(&[(EXECUTION_FAILED, "66666666-ffff-4000-8000-000000000008", High)]),
+        Case::new("duplicate inventory association", duplicated()).expect(&[
+            (DUPLICATE_INVENTORY_ASSOCIATION, INVENTORY_DOCUMENT, High),
+            (EXECUTION_STALE, INVENTORY_ASSOCIATION, High),
+        ]),
+        // ---- health
+        Case::new("failed invoke plugin", vec![inventory(), distributor(), failing_invoke()])
+            .expect(&[(EXECUTION_FAILED, INVOKE, High)]),
+        Case::new("failed targets alone", vec![
+            inventory(),
+            with(
+                |a| a.overview = overview("Success", &[("Failed", 1), ("Success", 9)]),
+                distributor(),
+            ),
+            invoke(),
+        ])
+        .expect(&[(EXECUTION_FAILED, DISTRIBUTOR, High)]),
+        // ---- documents and targets
+        Case::new("document outside the accepted set; ARNs compared by name", vec![
+            inventory(),
+            with(
+                |a| {
+                    a.document_name =
+                        "arn:aws:ssm:eu-west-1::document/AWS-ConfigureAWSPackage".into()
+                },
+                distributor(),
+            ),
+            with(|a| a.document_name = "AWS-RunPowerShellScript".into(), invoke()),
+        ])
+        .expect(&[(DOCUMENT_MISMATCH, INVOKE, High)]),
+        Case::new("narrowed targets", vec![
+            with(|a| a.targets = tagged("tag:Env", "prod"), inventory()),
+            single,
+            invoke(),
+        ])
+        .expect(&[
+            (TARGETS_NARROWED, INVENTORY_ASSOCIATION, Low),
+            (TARGETS_NARROWED, DISTRIBUTOR, Low),
+        ]),
+        // ---- schedules
+        Case::new("unparseable schedule", vec![
+            inventory(),
+            with(|a| a.schedule_expression = Some("rate(1 hours)".into()), distributor()),
+            invoke(),
+        ])
+        .expect(&[(SCHEDULE_UNPARSEABLE, DISTRIBUTOR, Medium)]),
+        Case::new("slow cron, weekly cron with offset, one-shot", vec![
+            with(
+                |a| a.schedule_expression = Some("cron(0 0/12 * * ? *)".into()),
+                inventory(),
+            ),
+            weekly,
+            with(
+                |a| a.schedule_expression = Some("at(2026-11-01T10:00:00)".into()),
+                invoke(),
+            ),
+        ])
+        .expect(&[
+            (SCHEDULE_TOO_SLOW, INVENTORY_ASSOCIATION, Medium),
+            (SCHEDULE_TOO_SLOW, DISTRIBUTOR, Medium),
+            (SCHEDULE_TOO_SLOW, INVOKE, Medium),
+        ]),
+        Case::new("no schedule at all is too slow", vec![
+            inventory(),
+            distributor(),
+            with(|a| a.schedule_expression = None, invoke()),
+        ])
+        .expect(&[(SCHEDULE_TOO_SLOW, INVOKE, Medium)]),
+        Case::new("operator allows the invoke plugin a day", vec![
+            inventory(),
+            distributor(),
+            slow_invoke.clone(),
+        ])
+        .config(serde_json::json!({
+            "expected": [{ "name": INVOKE, "documents": ["AmazonInspector2-InvokeInspectorSsmPlugin"],
+                           "max_interval": "24h", "required": true, "platform": "windows" }],
+            "severities": { "schedule_too_slow": "low" }
+        })),
+        Case::new("12-hour invoke plugin by default", vec![
+            inventory(),
+            distributor(),
+            slow_invoke.clone(),
+        ])
+        .expect(&[(SCHEDULE_TOO_SLOW, INVOKE, Medium)]),
+        Case::new("operator's stricter limit and severity", vec![
+            inventory(),
+            distributor(),
+            slow_invoke,
+        ])
+        .config(serde_json::json!({
+            "expected": [{ "name": DISTRIBUTOR, "max_interval": "6h", "required": true }],
+            "severities": { "schedule_too_slow": "critical" }
+        }))
+        .expect(&[
+            (SCHEDULE_TOO_SLOW, DISTRIBUTOR, Critical),
+            (SCHEDULE_TOO_SLOW, INVOKE, Critical),
+        ]),
+        // ---- staleness
+        Case::new("stale by last success; never run counts from creation", vec![
+            with(
+                |a| {
+                    a.last_execution_date = None;
+                    a.last_successful_execution_date = Some(ago(5 * 60));
+                },
+                inventory(),
+            ),
+            distributor(),
+            with(
+                |a| {
+                    a.last_execution_date = None;
+                    a.last_successful_execution_date = None;
+                    a.created_date = Some(ago(3 * 24 * 60));
+                },
+                invoke(),
+            ),
+        ])
+        .expect(&[
+            (EXECUTION_STALE, INVENTORY_ASSOCIATION, High),
+            (EXECUTION_STALE, INVOKE, High),
+        ]),
+        Case::new("within twice the interval plus grace", vec![
+            inventory(),
+            distributor(),
+            with(|a| a.last_execution_date = Some(ago(12 * 60 + 50)), invoke()),
+        ]),
+        Case::new("never run, but created only 20 minutes ago", vec![
+            inventory(),
+            distributor(),
+            fresh_never_run,
+        ]),
+        Case::new("a shorter grace makes it stale", vec![
+            inventory(),
+            distributor(),
+            with(|a| a.last_execution_date = Some(ago(12 * 60 + 50)), invoke()),
+        ])
+        .config(serde_json::json!({ "stale_grace": "30m" }))
+        .expect(&[(EXECUTION_STALE, INVOKE, High)]),
+    ]
+}
+
+#[test]
+fn the_judge_finds_each_problem_once() {
+    let mut failures = Vec::new();
+    for case in cases() {
+        let mut snap = snapshot(case.associations);
+        snap.managed_nodes = case.nodes;
+        let report = judge_at(&snap, &config(case.config), now());
+        let found: Vec<(&str, &str, Severity)> = report
+            .findings
+            .iter()
+            .map(|f| (f.code.as_str(), f.resource.as_str(), f.severity))
+            .collect();
+        if found != case.expected {
+            failures.push(format!(
+                "{}:\n  expected {:?}\n  found    {found:?}",
+                case.name, case.expected
+            ));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+// ------------------------------------------------ the judge: what it says
+
+#[test]
+fn a_healthy_region_is_measured_per_association() {
+    let report = judged(&snapshot(healthy()));
     assert!(report.findings.is_empty(), "{:?}", codes(&report));
     let interval = |name: &str| {
         report
@@ -286,47 +599,15 @@ async fn healthy_account_has_no_findings_and_measures_each_association() {
     assert_eq!(report.counts["associations_listed"], 3);
     assert_eq!(report.counts["associations_examined"], 3);
     assert_eq!(report.counts["inventory_associations"], 1);
-    snapshot("associations_healthy", &report);
+    assert_eq!(report.counts["managed_nodes"], 5);
+    insta_snapshot("associations_healthy", &report);
 }
 
-#[tokio::test]
-async fn optional_linux_associations_are_never_missing_but_are_checked() {
-    // Absent: no finding (the healthy account above has neither).
-    let mut associations = healthy();
-    // Present with a document and targets of its own choosing: taken as found.
-    let mut linux = assoc(
-        "22222222-bbbb-4000-8000-000000000004",
-        Some(LINUX_DISTRIBUTOR),
-        "AWS-ConfigureAWSPackage",
-        "rate(1 day)",
-        30,
-    );
-    linux.targets = vec![Target {
-        key: "tag:DeepInspection".into(),
-        values: vec!["on".into()],
-    }];
-    associations.push(linux.clone());
-    let report = run(FakeSsm::with(associations.clone())).await;
-    assert!(report.findings.is_empty(), "{:?}", codes(&report));
-    assert_eq!(report.counts["associations_examined"], 4);
-
-    // Present and failing: reported.
-    linux.overview = Some(AssociationOverview {
-        status: Some("Failed".into()),
-        detailed_status: Some("Failed".into()),
-        aggregated_count: BTreeMap::from([("Failed".to_owned(), 2)]),
-    });
-    *associations.last_mut().unwrap() = linux;
-    let report = run(FakeSsm::with(associations)).await;
-    assert_eq!(codes(&report), vec![(EXECUTION_FAILED, LINUX_DISTRIBUTOR)]);
-}
-
-#[tokio::test]
-async fn missing_required_associations_are_reported() {
-    let report = run(FakeSsm::with(vec![inventory(), invoke()])).await;
+#[test]
+fn a_missing_association_says_how_to_recreate_it() {
+    let report = judged(&snapshot(vec![inventory(), invoke()]));
     let finding = only(&report, ASSOCIATION_MISSING);
     assert_eq!(finding.resource, DISTRIBUTOR);
-    assert_eq!(finding.severity, Severity::High);
     assert!(finding.description.contains("Windows instances"));
     let fix = finding.remediation.as_deref().unwrap();
     assert!(
@@ -337,47 +618,110 @@ async fn missing_required_associations_are_reported() {
         "{fix}"
     );
     assert_eq!(finding.details["expected_interval_seconds"], 43_200);
+    assert_eq!(finding.details["platform"], "windows");
 
-    // An empty account misses the three required ones, not the Linux pair.
-    let report = run(FakeSsm::with(Vec::new())).await;
-    let mut missing: Vec<&str> = report
-        .findings
-        .iter()
-        .map(|f| {
-            assert_eq!(f.code, ASSOCIATION_MISSING);
-            f.resource.as_str()
-        })
-        .collect();
-    missing.sort();
-    assert_eq!(missing, vec![DISTRIBUTOR, INVENTORY_ASSOCIATION, INVOKE]);
-    let inventory_missing = report
-        .findings
-        .iter()
-        .find(|f| f.resource == INVENTORY_ASSOCIATION)
-        .unwrap();
-    // The coverage rule recognises the inventory association by this detail.
-    assert_eq!(inventory_missing.details["document"], INVENTORY_DOCUMENT);
+    // The coverage rule recognises the inventory association by its document.
+    let report = judged(&snapshot(Vec::new()));
+    let missing_inventory = of(&report, INVENTORY_ASSOCIATION);
+    assert_eq!(missing_inventory.details["document"], INVENTORY_DOCUMENT);
+    assert_eq!(
+        missing_inventory.remediation.as_deref(),
+        Some(
+            "aws ssm create-association --association-name \
+             InspectorInventoryCollection-do-not-delete --name AWS-GatherSoftwareInventory \
+             --targets Key=InstanceIds,Values=* --schedule-expression \"rate(30 minutes)\" \
+             --region eu-west-1"
+        )
+    );
 }
 
-#[tokio::test]
-async fn a_users_12_hour_inventory_association_replaces_inspectors_and_is_too_slow() {
-    let mut custom = assoc(
-        "33333333-cccc-4000-8000-000000000005",
-        Some("CompanyInventory"),
-        INVENTORY_DOCUMENT,
-        "rate(12 hours)",
-        120,
+#[test]
+fn a_missing_platform_association_is_weighed_by_the_regions_nodes() {
+    // With Windows nodes: the configured severity, and how many there are.
+    let report = judged(&snapshot(vec![inventory()]));
+    let with_nodes = of(&report, DISTRIBUTOR);
+    assert_eq!(with_nodes.severity, Severity::High);
+    assert_eq!(with_nodes.details["managed_nodes"], 2);
+    assert!(
+        with_nodes
+            .description
+            .ends_with("The region has 2 Windows instances managed by SSM."),
+        "{}",
+        with_nodes.description
     );
-    custom.targets = vec![Target {
-        key: "instanceids".into(),
-        values: vec!["*".into()],
-    }];
-    let report = run(FakeSsm::with(vec![custom, distributor(), invoke()])).await;
-    assert_eq!(
-        codes(&report),
-        vec![(SCHEDULE_TOO_SLOW, "CompanyInventory")]
+    // The inventory association serves every node: not weighed.
+    let all = judged(&snapshot(Vec::new()));
+    let inventory_missing = of(&all, INVENTORY_ASSOCIATION);
+    assert!(inventory_missing.details.get("managed_nodes").is_none());
+    assert!(!inventory_missing.description.contains("managed by SSM"));
+
+    // Without: info, saying why.
+    let mut none = snapshot(vec![inventory()]);
+    none.managed_nodes = nodes(&[("Linux", 3)]);
+    let report = judged(&none);
+    let without = of(&report, DISTRIBUTOR);
+    assert_eq!(without.severity, Severity::Info);
+    assert_eq!(without.details["managed_nodes"], 0);
+    assert!(
+        without
+            .description
+            .contains("The region has no Windows instances managed by SSM"),
+        "{}",
+        without.description
     );
-    let finding = &report.findings[0];
+    // The same problem whatever its weight: one fingerprint.
+    assert_eq!(without.id, with_nodes.id);
+
+    // Nodes that could not be listed are not "no nodes".
+    let mut unknown = snapshot(vec![inventory()]);
+    unknown.managed_nodes = ManagedNodes::Unlisted(denied("DescribeInstanceInformation"));
+    let report = judged(&unknown);
+    let unlisted = of(&report, INVOKE);
+    assert_eq!(unlisted.severity, Severity::High);
+    assert!(unlisted.details["managed_nodes"].is_null());
+    assert!(unlisted.details["managed_nodes_error"]
+        .as_str()
+        .unwrap()
+        .contains("ssm:DescribeInstanceInformation"));
+    assert!(
+        unlisted
+            .description
+            .contains("The managed nodes could not be listed"),
+        "{}",
+        unlisted.description
+    );
+    assert_eq!(report.counts["managed_nodes_unlisted"], 1);
+    assert!(!report.counts.contains_key("managed_nodes"));
+
+    // The three wordings side by side.
+    let weighed: BTreeMap<&str, &Finding> = [
+        ("windows_nodes", with_nodes),
+        ("no_windows_nodes", without),
+        ("nodes_unlisted", unlisted),
+    ]
+    .into();
+    insta_snapshot("associations_missing_weighed", &weighed);
+
+    let mut one = snapshot(vec![inventory()]);
+    one.managed_nodes = nodes(&[("Windows", 1)]);
+    let report = judged(&one);
+    assert!(
+        of(&report, DISTRIBUTOR)
+            .description
+            .ends_with("The region has 1 Windows instance managed by SSM."),
+        "{}",
+        of(&report, DISTRIBUTOR).description
+    );
+}
+
+#[test]
+fn a_stand_in_is_judged_in_inspectors_place() {
+    let report = judged(&snapshot(vec![
+        company_inventory("rate(12 hours)"),
+        distributor(),
+        invoke(),
+    ]));
+    let finding = only(&report, SCHEDULE_TOO_SLOW);
     assert_eq!(finding.details["actual_interval_seconds"], 43_200);
     assert_eq!(finding.details["expected_interval_seconds"], 1_800);
     assert_eq!(finding.details["stands_in_for"], INVENTORY_ASSOCIATION);
@@ -397,56 +741,31 @@ async fn a_users_12_hour_inventory_association_replaces_inspectors_and_is_too_sl
         .any(|m| m.name == "association_interval_seconds"
             && m.labels["association"] == INVENTORY_ASSOCIATION
             && m.value == 43_200.0));
-    snapshot("associations_replaced_12h", &report);
+    insta_snapshot("associations_replaced_12h", &report);
+
+    let mut unnamed = snapshot(vec![
+        assoc(
+            "66666666-ffff-4000-8000-000000000008",
+            None,
+            INVENTORY_DOCUMENT,
+            "rate(30 minutes)",
+            10,
+        ),
+        distributor(),
+        invoke(),
+    ]);
+    unnamed.associations[0].overview = overview("Failed", &[("Failed", 5)]);
+    let report = judged(&unnamed);
+    let finding = only(&report, EXECUTION_FAILED);
+    assert_eq!(finding.details["stands_in_for"], INVENTORY_ASSOCIATION);
+    assert_eq!(finding.details["document"], INVENTORY_DOCUMENT);
+    assert!(finding.details["latest_execution"].is_null());
 }
 
-#[tokio::test]
-async fn a_narrow_user_inventory_association_does_not_stand_in() {
-    let mut custom = assoc(
-        "33333333-cccc-4000-8000-000000000006",
-        None,
-        INVENTORY_DOCUMENT,
-        "rate(30 minutes)",
-        10,
-    );
-    custom.targets = vec![Target {
-        key: "tag:Team".into(),
-        values: vec!["payments".into()],
-    }];
-    let report = run(FakeSsm::with(vec![custom, distributor(), invoke()])).await;
-    assert_eq!(
-        codes(&report),
-        vec![(ASSOCIATION_MISSING, INVENTORY_ASSOCIATION)]
-    );
-}
-
-#[tokio::test]
-async fn a_duplicate_inventory_association_starves_inspectors_own() {
-    // Inspector's own has not run for 20 hours; an unnamed user association
-    // gathers inventory once a day from tagged instances.
-    let mut own = inventory();
-    own.last_execution_date = Some(ago(20 * 60));
-    own.last_successful_execution_date = Some(ago(20 * 60));
-    let mut user = assoc(
-        "44444444-dddd-4000-8000-000000000007",
-        None,
-        "arn:aws:ssm:eu-west-1::document/AWS-GatherSoftwareInventory",
-        "rate(1 day)",
-        60,
-    );
-    user.targets = vec![Target {
-        key: "tag:Env".into(),
-        values: vec!["prod".into()],
-    }];
-    let report = run(FakeSsm::with(vec![own, user, distributor(), invoke()])).await;
-    assert_eq!(
-        codes(&report),
-        vec![
-            (DUPLICATE_INVENTORY_ASSOCIATION, INVENTORY_DOCUMENT),
-            (EXECUTION_STALE, INVENTORY_ASSOCIATION),
-        ]
-    );
-    let dup = &report.findings[0];
+#[test]
+fn a_duplicate_names_both_and_deletes_the_other() {
+    let report = judged(&snapshot(duplicated()));
+    let dup = only(&report, DUPLICATE_INVENTORY_ASSOCIATION);
     assert!(dup
         .description
         .contains("InspectorInventoryCollection-do-not-delete"));
@@ -455,56 +774,44 @@ async fn a_duplicate_inventory_association_starves_inspectors_own() {
         .contains("44444444-dddd-4000-8000-000000000007"));
     assert_eq!(dup.details["associations"].as_array().unwrap().len(), 2);
     assert_eq!(
+        dup.details["kept_association_id"],
+        "11111111-aaaa-4000-8000-000000000001"
+    );
+    assert_eq!(
         dup.remediation.as_deref(),
         Some(
             "aws ssm delete-association --association-id 44444444-dddd-4000-8000-000000000007 \
              --region eu-west-1"
         )
     );
-    let stale = &report.findings[1];
+    let stale = only(&report, EXECUTION_STALE);
     assert_eq!(stale.details["age_seconds"], 20 * 3_600);
     assert_eq!(stale.details["stale_after_seconds"], 2 * 1_800 + 3_600);
     assert!(stale.title.contains("last ran 20h ago"), "{}", stale.title);
-    snapshot("associations_duplicate", &report);
+    insta_snapshot("associations_duplicate", &report);
+
+    // Two inventory associations, neither usable by Inspector: no deletion
+    // is proposed, since "the others" would be all of them.
+    let mut narrow = duplicated();
+    narrow.remove(0);
+    let mut second = narrow[0].clone();
+    second.association_id = "44444444-dddd-4000-8000-000000000008".into();
+    narrow.push(second);
+    let report = judged(&snapshot(narrow));
+    let dup = only(&report, DUPLICATE_INVENTORY_ASSOCIATION);
+    assert!(dup.remediation.is_none());
+    assert!(dup.details["kept_association_id"].is_null());
 }
 
-#[tokio::test]
-async fn a_failed_invoke_plugin_association_names_its_latest_execution() {
-    let mut failing = invoke();
-    failing.overview = Some(AssociationOverview {
-        status: Some("Failed".into()),
-        detailed_status: Some("Failed".into()),
-        aggregated_count: BTreeMap::from([("Failed".to_owned(), 3), ("Success".to_owned(), 7)]),
-    });
+#[test]
+fn a_failure_names_the_latest_execution() {
+    let failing = failing_invoke();
     let id = failing.association_id.clone();
-    let mut fake = FakeSsm::with(vec![inventory(), distributor(), failing]);
-    fake.executions.insert(
-        id.clone(),
-        vec![
-            AssociationExecution {
-                association_id: id.clone(),
-                execution_id: "exec-old".into(),
-                status: Some("Success".into()),
-                detailed_status: Some("Success".into()),
-                created_time: Some(ago(450)),
-                resource_count_by_status: Some("{Success=10}".into()),
-            },
-            AssociationExecution {
-                association_id: id.clone(),
-                execution_id: "exec-new".into(),
-                status: Some("Failed".into()),
-                detailed_status: Some("Failed".into()),
-                created_time: Some(ago(90)),
-                resource_count_by_status: Some("{Success=7,Failed=3}".into()),
-            },
-        ],
-    );
-    let fake = Arc::new(fake);
-    let report = evaluate_at(&AssociationsConfig::default(), fake.clone(), now())
-        .await
-        .unwrap();
-    assert_eq!(codes(&report), vec![(EXECUTION_FAILED, INVOKE)]);
-    let finding = &report.findings[0];
+    let mut snap = snapshot(vec![inventory(), distributor(), failing]);
+    let newest = executions_of(&id).pop();
+    snap.latest_executions.insert(id, newest);
+    let report = judged(&snap);
+    let finding = only(&report, EXECUTION_FAILED);
     assert_eq!(finding.details["failed_targets"], 3);
     assert_eq!(
         finding.details["latest_execution"]["execution_id"],
@@ -516,65 +823,38 @@ async fn a_failed_invoke_plugin_association_names_its_latest_execution() {
         .unwrap()
         .contains("--execution-id exec-new --filters Key=Status,Value=Failed"));
     assert!(finding.description.contains("Windows instances"));
-    // Executions are read only for the failing association.
-    assert_eq!(fake.calls("executions"), 1);
-    snapshot("associations_failed_invoke", &report);
-}
+    insta_snapshot("associations_failed_invoke", &report);
 
-#[tokio::test]
-async fn failed_targets_alone_are_a_failure() {
+    // Without an execution to name, the remediation lists them.
     let mut partial = distributor();
-    partial.overview = Some(AssociationOverview {
-        status: Some("Success".into()),
-        detailed_status: Some("Success".into()),
-        aggregated_count: BTreeMap::from([("Failed".to_owned(), 1), ("Success".to_owned(), 9)]),
-    });
-    let report = run(FakeSsm::with(vec![inventory(), partial, invoke()])).await;
-    assert_eq!(codes(&report), vec![(EXECUTION_FAILED, DISTRIBUTOR)]);
-    assert!(report.findings[0]
+    partial.overview = overview("Success", &[("Failed", 1), ("Success", 9)]);
+    let report = judged(&snapshot(vec![inventory(), partial, invoke()]));
+    assert!(only(&report, EXECUTION_FAILED)
         .remediation
         .as_deref()
         .unwrap()
-        .contains("describe-association-executions"));
+        .contains("describe-association-executions --association-id"));
 }
 
-#[tokio::test]
-async fn a_document_outside_the_accepted_set_is_a_mismatch() {
+#[test]
+fn documents_targets_and_schedules_are_explained() {
     let mut wrong = invoke();
     wrong.document_name = "AWS-RunPowerShellScript".into();
-    // A document given as an ARN is compared by name.
-    let mut arn = distributor();
-    arn.document_name = "arn:aws:ssm:eu-west-1::document/AWS-ConfigureAWSPackage".into();
-    let report = run(FakeSsm::with(vec![inventory(), arn, wrong])).await;
-    assert_eq!(codes(&report), vec![(DOCUMENT_MISMATCH, INVOKE)]);
-    let finding = &report.findings[0];
+    let report = judged(&snapshot(vec![inventory(), distributor(), wrong]));
+    let finding = only(&report, DOCUMENT_MISMATCH);
     assert_eq!(finding.details["document"], "AWS-RunPowerShellScript");
     assert!(finding
         .remediation
         .as_deref()
         .unwrap()
         .contains("--name AmazonInspector2-InvokeInspectorSsmPlugin"));
-}
 
-#[tokio::test]
-async fn narrowed_targets_are_low() {
     let mut narrow = inventory();
-    narrow.targets = vec![Target {
-        key: "tag:Env".into(),
-        values: vec!["prod".into()],
-    }];
+    narrow.targets = tagged("tag:Env", "prod");
     let mut single = distributor();
     single.targets = Vec::new();
     single.instance_id = Some("i-0123456789abcdef0".into());
-    let report = run(FakeSsm::with(vec![narrow, single, invoke()])).await;
-    assert_eq!(
-        codes(&report),
-        vec![
-            (TARGETS_NARROWED, INVENTORY_ASSOCIATION),
-            (TARGETS_NARROWED, DISTRIBUTOR)
-        ]
-    );
-    assert!(report.findings.iter().all(|f| f.severity == Severity::Low));
+    let report = judged(&snapshot(vec![narrow, single, invoke()]));
     assert_eq!(report.findings[0].details["targets"], "tag:Env=prod");
     assert_eq!(
         report.findings[1].details["targets"],
@@ -585,15 +865,11 @@ async fn narrowed_targets_are_low() {
         .as_deref()
         .unwrap()
         .contains("--targets Key=InstanceIds,Values=*"));
-}
 
-#[tokio::test]
-async fn an_unparseable_schedule_is_a_finding_not_a_crash() {
     let mut odd = distributor();
     odd.schedule_expression = Some("rate(1 hours)".into());
-    let report = run(FakeSsm::with(vec![inventory(), odd, invoke()])).await;
-    assert_eq!(codes(&report), vec![(SCHEDULE_UNPARSEABLE, DISTRIBUTOR)]);
-    let finding = &report.findings[0];
+    let report = judged(&snapshot(vec![inventory(), odd, invoke()]));
+    let finding = only(&report, SCHEDULE_UNPARSEABLE);
     assert!(finding.details["error"]
         .as_str()
         .unwrap()
@@ -603,177 +879,133 @@ async fn an_unparseable_schedule_is_a_finding_not_a_crash() {
         .as_deref()
         .unwrap()
         .contains("rate(12 hours)"));
-}
+    // Without an interval nothing is measured for it.
+    assert!(!report
+        .measurements
+        .iter()
+        .any(|m| m.labels["association"] == DISTRIBUTOR));
 
-#[tokio::test]
-async fn slow_cron_and_one_shot_schedules_are_too_slow() {
     let mut cron = inventory();
     cron.schedule_expression = Some("cron(0 0/12 * * ? *)".into());
-    let mut once = invoke();
-    once.schedule_expression = Some("at(2026-11-01T10:00:00)".into());
     let mut weekly = distributor();
     weekly.schedule_expression = Some("cron(0 3 ? * SUN *)".into());
     weekly.schedule_offset = Some(2);
-    let report = run(FakeSsm::with(vec![cron, weekly, once])).await;
-    assert_eq!(
-        codes(&report),
-        vec![
-            (SCHEDULE_TOO_SLOW, INVENTORY_ASSOCIATION),
-            (SCHEDULE_TOO_SLOW, DISTRIBUTOR),
-            (SCHEDULE_TOO_SLOW, INVOKE),
-        ]
-    );
-    assert_eq!(
-        report.findings[0].details["actual_interval_seconds"],
-        43_200
-    );
-    assert_eq!(
-        report.findings[1].details["actual_interval_seconds"],
-        7 * 86_400
-    );
-    assert_eq!(report.findings[1].details["schedule_offset"], 2);
-    assert!(report.findings[2].details["actual_interval_seconds"].is_null());
-    assert!(report.findings[2].title.contains("never again"));
+    let mut once = invoke();
+    once.schedule_expression = Some("at(2026-11-01T10:00:00)".into());
+    let report = judged(&snapshot(vec![cron, weekly, once]));
+    let slow = &report.findings;
+    assert_eq!(slow[0].details["actual_interval_seconds"], 43_200);
+    assert_eq!(slow[1].details["actual_interval_seconds"], 7 * 86_400);
+    assert_eq!(slow[1].details["schedule_offset"], 2);
+    assert!(slow[2].details["actual_interval_seconds"].is_null());
+    assert!(slow[2].title.contains("never again"));
 }
 
-#[tokio::test]
-async fn staleness_uses_describe_and_counts_never_run_from_creation() {
-    // ListAssociations has no date at all; DescribeAssociation has the last
+#[test]
+fn staleness_reads_the_described_dates() {
+    // The listing has no date at all; DescribeAssociation has the last
     // successful execution, 5 hours ago for a 30-minute schedule.
-    let mut quiet = inventory();
-    quiet.last_execution_date = None;
-    quiet.last_successful_execution_date = Some(ago(5 * 60));
-    // Never ran, created three days ago, on a 6-hour schedule.
+    let mut listed = inventory();
+    listed.last_execution_date = None;
+    listed.last_successful_execution_date = None;
+    listed.created_date = None;
+    let mut described = listed.clone();
+    described.last_successful_execution_date = Some(ago(5 * 60));
+    let mut snap = snapshot(vec![listed, distributor(), invoke()]);
+    snap.described
+        .insert(described.association_id.clone(), described);
+    let report = judged(&snap);
+    let stale = only(&report, EXECUTION_STALE);
+    assert_eq!(stale.details["age_seconds"], 5 * 3_600);
+    assert!(stale.details["last_execution"].is_null());
+
     let mut never = invoke();
     never.last_execution_date = None;
     never.last_successful_execution_date = None;
     never.created_date = Some(ago(3 * 24 * 60));
-    let report = run(FakeSsm::with(vec![quiet, distributor(), never])).await;
+    let report = judged(&snapshot(vec![inventory(), distributor(), never]));
+    let stale = only(&report, EXECUTION_STALE);
+    assert!(stale.title.contains("never run"), "{}", stale.title);
     assert_eq!(
-        codes(&report),
+        stale.details["created"],
+        serde_json::json!(ago(3 * 24 * 60))
+    );
+}
+
+#[test]
+fn the_examined_set_is_the_listed_one() {
+    // The listing decides what is examined; a describe that narrows the
+    // stand-in's targets is then reported on it, not taken as missing.
+    let listed = company_inventory("rate(30 minutes)");
+    let mut described = listed.clone();
+    described.targets = tagged("tag:Env", "prod");
+    let mut snap = snapshot(vec![listed, distributor(), invoke()]);
+    snap.described
+        .insert(described.association_id.clone(), described);
+    let report = judged(&snap);
+    assert_eq!(codes(&report), vec![(TARGETS_NARROWED, "CompanyInventory")]);
+    assert_eq!(report.findings[0].details["targets"], "tag:Env=prod");
+
+    let associations = vec![company_inventory("rate(1 hour)"), inventory(), invoke()];
+    let expectations = default_expectations();
+    let examined = judge::examined(&associations, &expectations);
+    let roles: Vec<(&str, &str, bool)> = examined
+        .iter()
+        .map(|e| {
+            (
+                e.expected.name.as_str(),
+                e.listed.association_id.as_str(),
+                e.stand_in,
+            )
+        })
+        .collect();
+    assert_eq!(
+        roles,
         vec![
-            (EXECUTION_STALE, INVENTORY_ASSOCIATION),
-            (EXECUTION_STALE, INVOKE)
+            (
+                INVENTORY_ASSOCIATION,
+                "11111111-aaaa-4000-8000-000000000001",
+                false
+            ),
+            (INVOKE, "11111111-aaaa-4000-8000-000000000003", false),
         ]
     );
-    assert_eq!(report.findings[0].details["age_seconds"], 5 * 3_600);
-    assert!(
-        report.findings[1].title.contains("never run"),
-        "{}",
-        report.findings[1].title
-    );
-
-    // Within twice the interval plus grace (2 x 6h + 1h): not stale.
-    let mut recent = invoke();
-    recent.last_execution_date = Some(ago(12 * 60 + 50));
-    let mut fresh = invoke();
-    fresh.association_id = "11111111-aaaa-4000-8000-000000000009".into();
-    fresh.last_execution_date = None;
-    fresh.last_successful_execution_date = None;
-    fresh.created_date = Some(ago(20));
-    let report = run(FakeSsm::with(vec![inventory(), distributor(), recent])).await;
-    assert!(report.findings.is_empty(), "{:?}", codes(&report));
-    let report = run(FakeSsm::with(vec![inventory(), distributor(), fresh])).await;
-    assert!(report.findings.is_empty(), "{:?}", codes(&report));
 }
 
-#[tokio::test]
-async fn listing_pages_through_every_association() {
-    let mut associations = Vec::new();
-    for i in 0..5 {
-        associations.push(assoc(
-            &format!("55555555-eeee-4000-8000-00000000001{i}"),
-            Some(&format!("Other-{i}")),
-            "AWS-RunPatchBaseline",
-            "rate(1 day)",
-            60,
-        ));
-    }
-    // Inspector's associations land on the last pages.
-    associations.extend(healthy());
-    let mut fake = FakeSsm::with(associations);
-    fake.page_size = 2;
-    let fake = Arc::new(fake);
-    let report = evaluate_at(&AssociationsConfig::default(), fake.clone(), now())
-        .await
-        .unwrap();
-    assert!(report.findings.is_empty(), "{:?}", codes(&report));
-    assert_eq!(report.counts["list_pages"], 4);
-    assert_eq!(report.counts["associations_listed"], 8);
-    assert_eq!(fake.calls("list"), 4);
-    // Only the associations that matter are described.
-    assert_eq!(fake.calls("describe"), 3);
-}
-
-#[tokio::test]
-async fn aws_errors_fail_the_evaluation() {
-    let mut fake = FakeSsm::with(healthy());
-    fake.list_error = Some(AwsError::from_code(
-        "ssm",
-        "ListAssociations",
-        "AccessDeniedException",
-        "not allowed",
-    ));
-    let err = evaluate_at(&AssociationsConfig::default(), Arc::new(fake), now())
-        .await
-        .unwrap_err();
-    assert!(matches!(err, RuleError::Failed(_)));
-    assert!(err.to_string().contains("ssm:ListAssociations"), "{err}");
-
-    let mut fake = FakeSsm::with(healthy());
-    fake.describe_error = Some(AwsError::new(
-        "ssm",
-        "DescribeAssociation",
-        AwsErrorKind::Throttled,
-        "rate exceeded",
-    ));
-    let err = evaluate_at(&AssociationsConfig::default(), Arc::new(fake), now())
-        .await
-        .unwrap_err();
-    assert!(err.to_string().contains("throttled"), "{err}");
-
-    let mut fake = FakeSsm::with(healthy());
-    fake.list_error = Some(AwsError::new(
-        "ssm",
-        "ListAssociations",
-        AwsErrorKind::Unavailable,
-        "no endpoint",
-    ));
-    let err = evaluate_at(&AssociationsConfig::default(), Arc::new(fake), now())
-        .await
-        .unwrap_err();
-    assert!(matches!(err, RuleError::Unavailable(_)));
-
-    let mut fake = FakeSsm::with(healthy());
-    fake.loop_token = true;
-    let err = evaluate_at(&AssociationsConfig::default(), Arc::new(fake), now())
-        .await
-        .unwrap_err();
-    assert!(err.to_string().contains("twice"), "{err}");
-}
-
-#[tokio::test]
-async fn fingerprints_follow_the_problem_not_the_wording() {
+#[test]
+fn fingerprints_follow_the_problem_not_the_wording() {
     let mut own = inventory();
     own.last_execution_date = Some(ago(20 * 60));
-    let fake = Arc::new(FakeSsm::with(vec![own, distributor(), invoke()]));
+    let snap = snapshot(vec![own, distributor(), invoke()]);
     let config = AssociationsConfig::default();
-    let first = evaluate_at(&config, fake.clone(), now()).await.unwrap();
-    let later = evaluate_at(&config, fake, now() + chrono::Duration::hours(3))
-        .await
-        .unwrap();
+    let first = judge_at(&snap, &config, now());
+    let later = judge_at(&snap, &config, now() + chrono::Duration::hours(3));
     assert_eq!(first.findings.len(), 1);
     assert_ne!(first.findings[0].title, later.findings[0].title);
     assert_eq!(first.findings[0].id, later.findings[0].id);
 }
 
 #[test]
-fn config_defaults_overrides_and_typos() {
-    let config: AssociationsConfig = serde_json::from_value(serde_json::json!({})).unwrap();
-    assert_eq!(config, AssociationsConfig::default());
-    assert_eq!(config.expectations(), default_expectations());
+fn document_names_may_be_arns() {
+    assert_eq!(
+        judge::document_name("arn:aws:ssm:eu-west-1:111122223333:document/My-Doc"),
+        "My-Doc"
+    );
+    assert_eq!(
+        judge::document_name("AWS-GatherSoftwareInventory"),
+        INVENTORY_DOCUMENT
+    );
+}
 
-    let config: AssociationsConfig = serde_json::from_value(serde_json::json!({
+// ------------------------------------------------------------------ config
+
+#[test]
+fn config_defaults_overrides_and_typos() {
+    let parsed = config(serde_json::json!({}));
+    assert_eq!(parsed, AssociationsConfig::default());
+    assert_eq!(parsed.expectations(), default_expectations());
+
+    let parsed = config(serde_json::json!({
         "stale_grace": "30m",
         "severities": { "targets_narrowed": "medium" },
         "expected": [
@@ -782,13 +1014,12 @@ fn config_defaults_overrides_and_typos() {
             { "name": "PatchBaseline", "documents": ["AWS-RunPatchBaseline"],
               "max_interval": "7days", "required": true, "all_instances": false }
         ]
-    }))
-    .unwrap();
-    config.validate().unwrap();
-    assert_eq!(config.stale_grace, Duration::from_secs(1_800));
-    assert_eq!(config.severities.targets_narrowed, Severity::Medium);
-    assert_eq!(config.severities.association_missing, Severity::High);
-    let expectations = config.expectations();
+    }));
+    parsed.validate().unwrap();
+    assert_eq!(parsed.stale_grace, Duration::from_secs(1_800));
+    assert_eq!(parsed.severities.targets_narrowed, Severity::Medium);
+    assert_eq!(parsed.severities.association_missing, Severity::High);
+    let expectations = parsed.expectations();
     assert_eq!(expectations.len(), 6);
     let invoke_rule = expectations.iter().find(|e| e.name == INVOKE).unwrap();
     assert_eq!(invoke_rule.max_interval, Some(Duration::from_secs(86_400)));
@@ -799,11 +1030,10 @@ fn config_defaults_overrides_and_typos() {
     assert_eq!(patch.platform, Platform::All);
     assert!(!patch.all_instances);
 
-    let only_mine: AssociationsConfig = serde_json::from_value(serde_json::json!({
+    let only_mine = config(serde_json::json!({
         "builtin_expectations": false,
         "expected": [{ "name": "Mine" }]
-    }))
-    .unwrap();
+    }));
     assert_eq!(only_mine.expectations().len(), 1);
     assert!(only_mine.expectations()[0].all_instances);
 
@@ -819,116 +1049,341 @@ fn config_defaults_overrides_and_typos() {
             "{bad}"
         );
     }
+}
 
-    let twice: AssociationsConfig = serde_json::from_value(serde_json::json!({
-        "expected": [{ "name": "A" }, { "name": "A" }]
-    }))
-    .unwrap();
+#[test]
+fn config_issues_name_the_entry_at_fault() {
+    use crate::RuleConfig;
+    let cases = [
+        (
+            serde_json::json!([{ "name": " " }]),
+            "expected[0].name",
+            "must not be empty",
+        ),
+        (
+            serde_json::json!([{ "name": "A" }, { "name": "B" }, { "name": "A" }]),
+            "expected[2].name",
+            "`A` is already listed at expected[0]",
+        ),
+        (
+            serde_json::json!([{ "name": "A" }, { "name": "B", "max_interval": "10s" }]),
+            "expected[1].max_interval",
+            "must be at least 1 minute",
+        ),
+    ];
+    for (expected, key, message) in cases {
+        let parsed = config(serde_json::json!({ "expected": expected }));
+        let issue = RuleConfig::validate(&parsed).unwrap_err();
+        assert_eq!(issue.key, key);
+        assert!(issue.message.contains(message), "{}", issue.message);
+        // Standing alone, the error names the full key.
+        let err = parsed.validate().unwrap_err().to_string();
+        assert!(
+            err.starts_with(&format!("rules.inspector2-associations.{key}")),
+            "{err}"
+        );
+    }
     assert!(matches!(
-        twice.validate(),
-        Err(AssociationsConfigError::DuplicateName { .. })
-    ));
-    let empty: AssociationsConfig =
-        serde_json::from_value(serde_json::json!({ "expected": [{ "name": " " }] })).unwrap();
-    assert!(matches!(
-        empty.validate(),
-        Err(AssociationsConfigError::EmptyName { index: 0 })
-    ));
-    let tiny: AssociationsConfig = serde_json::from_value(serde_json::json!({
-        "expected": [{ "name": "A", "max_interval": "10s" }]
-    }))
-    .unwrap();
-    assert!(matches!(
-        tiny.validate(),
-        Err(AssociationsConfigError::IntervalTooShort { .. })
+        config(serde_json::json!({ "expected": [{ "name": "A" }, { "name": "A" }] })).validate(),
+        Err(AssociationsConfigError::DuplicateName {
+            first: 0,
+            index: 1,
+            ..
+        })
     ));
 }
 
-#[tokio::test]
-async fn operator_expectations_change_the_verdict() {
-    // The invoke-plugin schedule is customisable: a 12-hour plugin run is too
-    // slow by default and fine once the operator allows a day.
-    let mut slow = invoke();
-    slow.schedule_expression = Some("rate(12 hours)".into());
-    let fake = Arc::new(FakeSsm::with(vec![inventory(), distributor(), slow]));
-    let report = evaluate_at(&AssociationsConfig::default(), fake.clone(), now())
+// ------------------------------------------------------------------- fetch
+
+fn fakes(ssm: FakeSsm) -> Fakes {
+    Fakes {
+        ssm: Arc::new(ssm),
+        ..Fakes::default()
+    }
+}
+
+fn windows_node(id: &str) -> ManagedInstance {
+    ManagedInstance {
+        instance_id: id.into(),
+        platform_type: Some("Windows".into()),
+        ..ManagedInstance::default()
+    }
+}
+
+async fn fetched(fakes: &Fakes) -> Result<Snapshot, RuleError> {
+    fetch::fetch(fakes.ssm.as_ref(), &default_expectations()).await
+}
+
+async fn evaluate(fakes: &Fakes) -> Result<RuleReport, RuleError> {
+    let clients = fakes.clients();
+    let scope = scope();
+    let cx = EvalContext {
+        clients: &clients,
+        scope: &scope,
+        now: now(),
+        peers: &NoPeers,
+    };
+    AssociationsRule::new(&AssociationsConfig::default())
+        .evaluate(&cx)
         .await
-        .unwrap();
-    assert_eq!(codes(&report), vec![(SCHEDULE_TOO_SLOW, INVOKE)]);
-    let config: AssociationsConfig = serde_json::from_value(serde_json::json!({
-        "expected": [{ "name": INVOKE, "documents": ["AmazonInspector2-InvokeInspectorSsmPlugin"],
-                       "max_interval": "24h", "required": true, "platform": "windows" }],
-        "severities": { "schedule_too_slow": "low" }
-    }))
-    .unwrap();
-    let report = evaluate_at(&config, fake.clone(), now()).await.unwrap();
+}
+
+#[tokio::test]
+async fn fetch_pages_through_everything_and_describes_only_the_examined() {
+    let mut associations: Vec<Association> = (0..5)
+        .map(|i| {
+            assoc(
+                &format!("55555555-eeee-4000-8000-00000000001{i}"),
+                Some(&format!("Other-{i}")),
+                "AWS-RunPatchBaseline",
+                "rate(1 day)",
+                60,
+            )
+        })
+        .collect();
+    // Inspector's associations land on the last pages.
+    associations.extend(healthy());
+    let fakes = fakes(FakeSsm {
+        associations,
+        instances: vec![
+            windows_node("i-1"),
+            windows_node("i-2"),
+            windows_node("i-3"),
+        ],
+        page_size: 2,
+        ..FakeSsm::default()
+    });
+    let snap = fetched(&fakes).await.unwrap();
+    assert_eq!(snap.associations.len(), 8);
+    let described: Vec<&str> = snap.described.keys().map(String::as_str).collect();
+    assert_eq!(
+        described,
+        [
+            "11111111-aaaa-4000-8000-000000000001",
+            "11111111-aaaa-4000-8000-000000000002",
+            "11111111-aaaa-4000-8000-000000000003"
+        ]
+    );
+    assert!(snap.latest_executions.is_empty(), "nothing fails");
+    assert_eq!(snap.managed_nodes, nodes(&[("Windows", 3)]));
+    assert_eq!(
+        snap.calls,
+        Calls {
+            list_pages: 4,
+            describe_calls: 3,
+            execution_pages: 0,
+            node_pages: 2,
+        }
+    );
+    let script = &fakes.ssm.script;
+    assert_eq!(script.count("ListAssociations"), 4);
+    assert_eq!(script.count("DescribeAssociation"), 3);
+    assert_eq!(script.count("DescribeAssociationExecutions"), 0);
+    assert_eq!(script.count("DescribeInstanceInformation"), 2);
+    // SSM only.
+    assert!(fakes.classic.script.calls().is_empty());
+    assert!(fakes.inspector2.script.calls().is_empty());
+
+    // The same region, judged: clean, with the calls as counts.
+    let report = evaluate(&fakes).await.unwrap();
     assert!(report.findings.is_empty(), "{:?}", codes(&report));
-    // A stricter limit with a custom severity.
-    let config: AssociationsConfig = serde_json::from_value(serde_json::json!({
-        "expected": [{ "name": DISTRIBUTOR, "max_interval": "6h", "required": true }],
-        "severities": { "schedule_too_slow": "critical" }
-    }))
-    .unwrap();
-    let report = evaluate_at(&config, fake, now()).await.unwrap();
-    let too_slow: Vec<_> = report
-        .findings
+    let counts: Vec<(&str, u64)> = report
+        .counts
         .iter()
-        .filter(|f| f.code == SCHEDULE_TOO_SLOW)
-        .map(|f| (f.resource.as_str(), f.severity))
+        .map(|(k, v)| (k.as_str(), *v))
         .collect();
     assert_eq!(
-        too_slow,
-        vec![
-            (DISTRIBUTOR, Severity::Critical),
-            (INVOKE, Severity::Critical)
+        counts,
+        [
+            ("associations_examined", 3),
+            ("associations_listed", 8),
+            ("describe_calls", 3),
+            ("inventory_associations", 1),
+            ("list_pages", 4),
+            ("managed_node_pages", 2),
+            ("managed_nodes", 3),
         ]
     );
 }
 
-#[test]
-fn rate_expressions_and_document_names() {
-    assert_eq!(
-        rate_expression(Duration::from_secs(1_800)),
-        "rate(30 minutes)"
-    );
-    assert_eq!(rate_expression(Duration::from_secs(3_600)), "rate(1 hour)");
-    assert_eq!(
-        rate_expression(Duration::from_secs(43_200)),
-        "rate(12 hours)"
-    );
-    assert_eq!(rate_expression(Duration::from_secs(86_400)), "rate(1 day)");
-    assert_eq!(rate_expression(Duration::from_secs(5)), "rate(1 minute)");
-    assert_eq!(
-        document_name("arn:aws:ssm:eu-west-1:111122223333:document/My-Doc"),
-        "My-Doc"
-    );
-    assert_eq!(
-        document_name("AWS-GatherSoftwareInventory"),
-        INVENTORY_DOCUMENT
-    );
+#[tokio::test]
+async fn fetch_merges_describe_over_the_listing() {
+    // ListAssociations has neither date; DescribeAssociation has both, a
+    // fresher overview, and leaves out what the listing has.
+    let mut listed = inventory();
+    listed.last_successful_execution_date = None;
+    listed.created_date = None;
+    let mut answer = inventory();
+    answer.association_name = None;
+    answer.document_name = String::new();
+    answer.targets = Vec::new();
+    answer.schedule_expression = None;
+    answer.last_successful_execution_date = Some(ago(5));
+    answer.created_date = Some(ago(60));
+    answer.overview = overview("Failed", &[("Failed", 1)]);
+    let id = listed.association_id.clone();
+    let fakes = fakes(FakeSsm {
+        associations: vec![listed.clone(), distributor(), invoke()],
+        described: [(id.clone(), answer.clone())].into(),
+        executions: [(id.clone(), executions_of(&id))].into(),
+        ..FakeSsm::default()
+    });
+    let snap = fetched(&fakes).await.unwrap();
+    let merged = &snap.described[&id];
+    assert_eq!(merged.association_name, listed.association_name);
+    assert_eq!(merged.document_name, INVENTORY_DOCUMENT);
+    assert_eq!(merged.targets, all_instances());
+    assert_eq!(merged.schedule_expression, listed.schedule_expression);
+    assert_eq!(merged.last_successful_execution_date, Some(ago(5)));
+    assert_eq!(merged.created_date, Some(ago(60)));
+    assert_eq!(merged.overview, answer.overview);
+    // The listing stays as listed: it decides what is examined.
+    assert_eq!(snap.associations[0], listed);
+    // Failing per the described overview: its newest execution is read.
+    let latest = snap.latest_executions[&id].as_ref().unwrap();
+    assert_eq!(latest.execution_id, "exec-new");
+    assert_eq!(fakes.ssm.script.count("DescribeAssociationExecutions"), 1);
+
+    // A failing association without executions is read as such.
+    let failing = failing_invoke();
+    let fakes_without = fakes_with_failing(failing.clone());
+    let snap = fetched(&fakes_without).await.unwrap();
+    assert_eq!(snap.latest_executions[&failing.association_id], None);
+}
+
+fn fakes_with_failing(failing: Association) -> Fakes {
+    fakes(FakeSsm {
+        associations: vec![inventory(), distributor(), failing],
+        ..FakeSsm::default()
+    })
 }
 
 #[tokio::test]
-async fn an_unnamed_stand_in_is_reported_by_its_id() {
-    let mut unnamed = assoc(
-        "66666666-ffff-4000-8000-000000000008",
-        None,
-        INVENTORY_DOCUMENT,
-        "rate(30 minutes)",
-        10,
-    );
-    unnamed.overview = Some(AssociationOverview {
-        status: Some("Failed".into()),
-        detailed_status: Some("Failed".into()),
-        aggregated_count: BTreeMap::from([("Failed".to_owned(), 5)]),
+async fn fetch_counts_nodes_by_platform_as_spelt() {
+    let node = |id: &str, platform: Option<&str>| ManagedInstance {
+        instance_id: id.into(),
+        platform_type: platform.map(str::to_owned),
+        ..ManagedInstance::default()
+    };
+    let fakes = fakes(FakeSsm {
+        instances: vec![
+            node("i-1", Some("Windows")),
+            node("i-2", Some("windows")),
+            node("i-3", Some("Linux")),
+            node("mi-4", Some("MacOS")),
+            node("mi-5", None),
+        ],
+        ..FakeSsm::default()
     });
-    let report = run(FakeSsm::with(vec![unnamed, distributor(), invoke()])).await;
+    let snap = fetched(&fakes).await.unwrap();
+    assert_eq!(
+        snap.managed_nodes,
+        nodes(&[
+            ("Windows", 1),
+            ("windows", 1),
+            ("Linux", 1),
+            ("MacOS", 1),
+            ("", 1)
+        ])
+    );
+    // The judge reads both spellings as Windows.
+    let report = judged(&Snapshot {
+        associations: vec![inventory()],
+        ..snap
+    });
+    assert_eq!(of(&report, DISTRIBUTOR).details["managed_nodes"], 2);
+}
+
+#[tokio::test]
+async fn unlisted_nodes_keep_the_severity_and_say_so() {
+    let fakes = fakes(FakeSsm {
+        associations: vec![inventory()],
+        instances: vec![windows_node("i-1"), windows_node("i-2")],
+        ..FakeSsm::default()
+    });
+    let script = &fakes.ssm.script;
+    script.fail_next(
+        "DescribeInstanceInformation",
+        denied("DescribeInstanceInformation"),
+    );
+    let snap = fetched(&fakes).await.unwrap();
+    assert!(matches!(
+        &snap.managed_nodes,
+        ManagedNodes::Unlisted(e) if e.kind == AwsErrorKind::AccessDenied
+    ));
+
+    script.fail_next(
+        "DescribeInstanceInformation",
+        denied("DescribeInstanceInformation"),
+    );
+    let report = evaluate(&fakes).await.unwrap();
     assert_eq!(
         codes(&report),
-        vec![(EXECUTION_FAILED, "66666666-ffff-4000-8000-000000000008")]
+        vec![
+            (ASSOCIATION_MISSING, DISTRIBUTOR),
+            (ASSOCIATION_MISSING, INVOKE)
+        ]
     );
-    let finding = &report.findings[0];
-    assert_eq!(finding.details["stands_in_for"], INVENTORY_ASSOCIATION);
-    assert_eq!(finding.details["document"], INVENTORY_DOCUMENT);
-    assert!(finding.details["latest_execution"].is_null());
+    for finding in &report.findings {
+        assert_eq!(finding.severity, Severity::High);
+        assert!(finding.description.contains("could not be listed"));
+    }
+    assert_eq!(report.counts["managed_nodes_unlisted"], 1);
+}
+
+#[tokio::test]
+async fn what_the_judge_needs_failing_fails_the_evaluation() {
+    let healthy_region = || {
+        fakes(FakeSsm {
+            associations: healthy(),
+            ..FakeSsm::default()
+        })
+    };
+
+    let region = healthy_region();
+    region
+        .ssm
+        .script
+        .fail_next("ListAssociations", denied("ListAssociations"));
+    let err = evaluate(&region).await.unwrap_err();
+    assert!(matches!(err, RuleError::Failed(_)));
+    assert!(err.to_string().contains("ssm:ListAssociations"), "{err}");
+
+    let region = healthy_region();
+    region.ssm.script.fail_next(
+        "DescribeAssociation",
+        AwsError::new(
+            "ssm",
+            "DescribeAssociation",
+            AwsErrorKind::Throttled,
+            "rate exceeded",
+        ),
+    );
+    let err = evaluate(&region).await.unwrap_err();
+    assert!(err.to_string().contains("throttled"), "{err}");
+
+    let region = fakes_with_failing(failing_invoke());
+    region.ssm.script.fail_next(
+        "DescribeAssociationExecutions",
+        denied("DescribeAssociationExecutions"),
+    );
+    let err = evaluate(&region).await.unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("ssm:DescribeAssociationExecutions"),
+        "{err}"
+    );
+
+    let region = healthy_region();
+    region.ssm.script.fail_next(
+        "ListAssociations",
+        AwsError::new(
+            "ssm",
+            "ListAssociations",
+            AwsErrorKind::Unavailable,
+            "no endpoint",
+        ),
+    );
+    let err = evaluate(&region).await.unwrap_err();
+    assert!(matches!(err, RuleError::Unavailable(_)));
 }

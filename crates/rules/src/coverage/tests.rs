@@ -1,11 +1,21 @@
-//! Unit tests for `inspector2-coverage` against an in-memory Inspector v2.
+//! Tests of `inspector2-coverage`. The judge is tested as data: a header, the
+//! resources of each pass and the peer findings in, a report out. The fetch
+//! and the wiring are tested against the shared scripted fake of Inspector v2.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use super::fetch::{self, Header, Pass};
+use super::judge::{finding_id, Judge};
 use super::*;
-use blindspot_aws::inspector2::{AccountStatusBatch, FailedAccount, Inspector2Configuration};
-use blindspot_aws::{AwsError, AwsErrorKind, Page};
-use blindspot_core::{NoPeers, PeerError, PeerFindings};
-use chrono::TimeZone;
+use blindspot_aws::inspector2::{
+    AccountStatus, AccountStatusBatch, CoveredResource, EnablementState, FailedAccount,
+    Inspector2Configuration,
+};
+use blindspot_aws::testing::{FakeInspector2, Fakes};
+use blindspot_aws::{AwsError, AwsErrorKind};
+use blindspot_core::{Finding, NoPeers, PeerError, PeerFindings, Scope};
+use chrono::{DateTime, TimeZone, Utc};
+use futures::StreamExt;
+use reasons::Disposition;
 use std::sync::Arc;
 
 const ACCOUNT: &str = "111122223333";
@@ -13,6 +23,10 @@ const REGION: &str = "eu-west-1";
 
 fn now() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 11, 22, 12, 0, 0).unwrap()
+}
+
+fn hours(n: i64) -> chrono::Duration {
+    chrono::Duration::hours(n)
 }
 
 fn scope() -> Scope {
@@ -38,6 +52,20 @@ fn enabled() -> AccountStatus {
     }
 }
 
+fn agent_based() -> Inspector2Configuration {
+    Inspector2Configuration {
+        ec2_scan_mode: Some("EC2_SSM_AGENT_BASED".into()),
+        ec2_scan_mode_status: Some("SUCCESS".into()),
+    }
+}
+
+fn hybrid(status: &str) -> Inspector2Configuration {
+    Inspector2Configuration {
+        ec2_scan_mode: Some("EC2_HYBRID".into()),
+        ec2_scan_mode_status: Some(status.into()),
+    }
+}
+
 fn ec2(id: &str, status: &str, reason: &str) -> CoveredResource {
     CoveredResource {
         resource_type: "AWS_EC2_INSTANCE".into(),
@@ -56,192 +84,15 @@ fn ec2(id: &str, status: &str, reason: &str) -> CoveredResource {
     }
 }
 
+fn inactive(id: &str, reason: &str) -> CoveredResource {
+    ec2(id, "INACTIVE", reason)
+}
+
 fn active(id: &str, scanned_days_ago: i64) -> CoveredResource {
     CoveredResource {
         last_scanned_at: Some(now() - chrono::Duration::days(scanned_days_ago)),
         ..ec2(id, "ACTIVE", "SUCCESSFUL")
     }
-}
-
-fn denied(operation: &'static str) -> AwsError {
-    AwsError::from_code(
-        "inspector2",
-        operation,
-        "AccessDeniedException",
-        "not allowed",
-    )
-}
-
-/// An in-memory Inspector v2 whose ListCoverage serves pages by status code.
-struct Fake {
-    status: Result<AccountStatusBatch, AwsError>,
-    configuration: Result<Inspector2Configuration, AwsError>,
-    inactive: Vec<Vec<CoveredResource>>,
-    active: Vec<Vec<CoveredResource>>,
-    coverage_error: Option<AwsError>,
-    /// A token the fake returns forever, to test loop protection.
-    stuck_token: bool,
-    requests: Mutex<Vec<(CoverageFilter, Option<String>)>>,
-}
-
-impl Fake {
-    fn new() -> Self {
-        Fake {
-            status: Ok(AccountStatusBatch {
-                accounts: vec![enabled()],
-                failed: vec![],
-            }),
-            configuration: Ok(Inspector2Configuration {
-                ec2_scan_mode: Some("EC2_SSM_AGENT_BASED".into()),
-                ec2_scan_mode_status: Some("SUCCESS".into()),
-            }),
-            inactive: vec![],
-            active: vec![],
-            coverage_error: None,
-            stuck_token: false,
-            requests: Mutex::new(vec![]),
-        }
-    }
-
-    fn with_status(mut self, status: AccountStatus) -> Self {
-        self.status = Ok(AccountStatusBatch {
-            accounts: vec![status],
-            failed: vec![],
-        });
-        self
-    }
-
-    fn with_inactive(mut self, resources: Vec<CoveredResource>) -> Self {
-        self.inactive = vec![resources];
-        self
-    }
-
-    fn with_active(mut self, resources: Vec<CoveredResource>) -> Self {
-        self.active = vec![resources];
-        self
-    }
-
-    fn hybrid(mut self, status: &str) -> Self {
-        self.configuration = Ok(Inspector2Configuration {
-            ec2_scan_mode: Some("EC2_HYBRID".into()),
-            ec2_scan_mode_status: Some(status.into()),
-        });
-        self
-    }
-
-    fn requests(&self) -> Vec<(CoverageFilter, Option<String>)> {
-        self.requests.lock().unwrap().clone()
-    }
-}
-
-#[async_trait]
-impl Inspector2Api for Fake {
-    async fn batch_get_account_status(
-        &self,
-        account_ids: &[String],
-    ) -> Result<AccountStatusBatch, AwsError> {
-        assert_eq!(account_ids, [ACCOUNT.to_owned()]);
-        self.status.clone()
-    }
-
-    async fn list_coverage(
-        &self,
-        filter: &CoverageFilter,
-        next_token: Option<String>,
-    ) -> Result<Page<CoveredResource>, AwsError> {
-        self.requests
-            .lock()
-            .unwrap()
-            .push((filter.clone(), next_token.clone()));
-        if let Some(err) = &self.coverage_error {
-            return Err(err.clone());
-        }
-        if self.stuck_token {
-            return Ok(Page {
-                items: vec![],
-                next_token: Some("again".into()),
-            });
-        }
-        let pages = match filter.scan_status_code.first().map(|f| f.value.as_str()) {
-            Some("INACTIVE") => &self.inactive,
-            Some("ACTIVE") => &self.active,
-            other => panic!("unexpected status filter {other:?}"),
-        };
-        let index: usize = next_token.map_or(0, |t| t.trim_start_matches('p').parse().unwrap());
-        let items = pages.get(index).cloned().unwrap_or_default();
-        let next_token = (index + 1 < pages.len()).then(|| format!("p{}", index + 1));
-        Ok(Page { items, next_token })
-    }
-
-    async fn get_configuration(&self) -> Result<Inspector2Configuration, AwsError> {
-        self.configuration.clone()
-    }
-}
-
-use crate::testing::Unused;
-
-/// Peer findings held in memory.
-struct Peers(Vec<Finding>);
-
-impl PeerFindings for Peers {
-    fn open_findings(&self, rule: &str, scope: &Scope) -> Result<Vec<Finding>, PeerError> {
-        Ok(self
-            .0
-            .iter()
-            .filter(|f| f.rule == rule && f.account == scope.account && f.region == scope.region)
-            .cloned()
-            .collect())
-    }
-}
-
-async fn evaluate_with(
-    rule: &CoverageRule,
-    fake: Arc<Fake>,
-    peers: &dyn PeerFindings,
-    at: DateTime<Utc>,
-) -> Result<RuleReport, RuleError> {
-    let clients = AwsClients {
-        classic: Arc::new(Unused),
-        ssm: Arc::new(Unused),
-        inspector2: fake,
-    };
-    let scope = scope();
-    let cx = EvalContext {
-        clients: &clients,
-        scope: &scope,
-        now: at,
-        peers,
-    };
-    rule.evaluate(&cx).await
-}
-
-async fn evaluate(
-    config: &CoverageConfig,
-    fake: Fake,
-) -> (Result<RuleReport, RuleError>, Arc<Fake>) {
-    let fake = Arc::new(fake);
-    let rule = CoverageRule::new(config);
-    let result = evaluate_with(&rule, fake.clone(), &NoPeers, now()).await;
-    (result, fake)
-}
-
-async fn run_ok(config: &CoverageConfig, fake: Fake) -> RuleReport {
-    evaluate(config, fake).await.0.unwrap()
-}
-
-fn codes(report: &RuleReport) -> Vec<&str> {
-    report.findings.iter().map(|f| f.code.as_str()).collect()
-}
-
-fn measured(report: &RuleReport, reason: &str) -> Option<f64> {
-    report
-        .measurements
-        .iter()
-        .find(|m| {
-            m.name == "coverage_resources"
-                && m.labels.get("reason").map(String::as_str) == Some(reason)
-        })
-        .map(|m| m.value)
 }
 
 fn association_finding(code: &str, resource: &str, document: Option<&str>) -> Finding {
@@ -259,46 +110,115 @@ fn association_finding(code: &str, resource: &str, document: Option<&str>) -> Fi
     f
 }
 
-#[tokio::test]
-async fn all_enabled_and_covered_is_clean_and_sends_the_filters() {
-    let fake = Fake::new().with_active(vec![active("i-1", 1), active("i-2", 0)]);
-    let (result, fake) = evaluate(&CoverageConfig::default(), fake).await;
-    let report = result.unwrap();
+// ---------------------------------------------------------------------------
+// The judge, as data.
+
+/// One judgement's input: what the fetch read, and the peer findings.
+struct Case {
+    config: CoverageConfig,
+    status: AccountStatusBatch,
+    configuration: Option<Inspector2Configuration>,
+    inactive: Vec<CoveredResource>,
+    active: Vec<CoveredResource>,
+    peers: Vec<Finding>,
+    at: DateTime<Utc>,
+}
+
+impl Case {
+    fn new() -> Self {
+        Case {
+            config: CoverageConfig::default(),
+            status: AccountStatusBatch {
+                accounts: vec![enabled()],
+                failed: vec![],
+            },
+            configuration: Some(agent_based()),
+            inactive: vec![],
+            active: vec![],
+            peers: vec![],
+            at: now(),
+        }
+    }
+
+    fn status(mut self, status: AccountStatus) -> Self {
+        // As the fetch does: no configuration where Inspector is not enabled.
+        if status.state.status != "ENABLED" {
+            self.configuration = None;
+        }
+        self.status.accounts = vec![status];
+        self
+    }
+
+    fn inactive(mut self, resources: Vec<CoveredResource>) -> Self {
+        self.inactive = resources;
+        self
+    }
+
+    fn active(mut self, resources: Vec<CoveredResource>) -> Self {
+        self.active = resources;
+        self
+    }
+
+    /// Runs the judge as the rule does: the passes it asks for, in order.
+    fn judge(&self) -> Result<RuleReport, RuleError> {
+        let scope = scope();
+        let header = Header {
+            status: self.status.clone(),
+            configuration: self.configuration.clone(),
+        };
+        let mut judge = Judge::new(&self.config, &scope, self.at, &header, self.peers.clone())?;
+        for &pass in judge.passes() {
+            let resources = match pass {
+                Pass::Inactive => &self.inactive,
+                Pass::Active => &self.active,
+            };
+            for resource in resources {
+                judge.observe(pass, resource.clone());
+            }
+        }
+        Ok(judge.finish())
+    }
+
+    fn report(&self) -> RuleReport {
+        self.judge().unwrap()
+    }
+
+    fn error(&self) -> String {
+        match self.judge() {
+            Err(RuleError::Failed(message)) => message,
+            other => panic!("expected a failed evaluation, got {other:?}"),
+        }
+    }
+}
+
+fn codes(report: &RuleReport) -> Vec<&str> {
+    report.findings.iter().map(|f| f.code.as_str()).collect()
+}
+
+fn measured(report: &RuleReport, reason: &str) -> Option<f64> {
+    report
+        .measurements
+        .iter()
+        .find(|m| {
+            m.name == "coverage_resources"
+                && m.labels.get("reason").map(String::as_str) == Some(reason)
+        })
+        .map(|m| m.value)
+}
+
+#[test]
+fn all_enabled_and_covered_is_clean() {
+    let report = Case::new()
+        .active(vec![active("i-1", 1), active("i-2", 0)])
+        .report();
     assert!(report.findings.is_empty(), "{:?}", report.findings);
     assert_eq!(report.counts["resources.active"], 2);
-    assert_eq!(report.counts["calls.ListCoverage"], 2);
-    assert_eq!(report.counts["calls.BatchGetAccountStatus"], 1);
-    assert_eq!(report.counts["calls.GetConfiguration"], 1);
-
-    let requests = fake.requests();
-    assert_eq!(requests.len(), 2);
-    let types: Vec<StringFilter> = [
-        "AWS_EC2_INSTANCE",
-        "AWS_ECR_CONTAINER_IMAGE",
-        "AWS_ECR_REPOSITORY",
-        "AWS_LAMBDA_FUNCTION",
-        "CODE_REPOSITORY",
-    ]
-    .iter()
-    .map(|t| equals(t))
-    .collect();
-    assert_eq!(
-        requests[0].0,
-        CoverageFilter {
-            scan_status_code: vec![equals("INACTIVE")],
-            resource_type: types.clone(),
-            ..CoverageFilter::default()
-        }
-    );
-    assert_eq!(requests[0].0.scan_status_code[0].comparison, "EQUALS");
-    assert_eq!(requests[1].0.scan_status_code, vec![equals("ACTIVE")]);
-    assert_eq!(requests[1].0.resource_type, types);
     assert_eq!(measured(&report, "SUCCESSFUL"), Some(2.0));
     assert_eq!(measured(&report, "NO_INVENTORY"), Some(0.0));
 }
 
-#[tokio::test]
-async fn inspector_not_enabled_is_reported_and_coverage_is_skipped() {
+#[test]
+fn inspector_not_enabled_is_reported_and_coverage_is_not_asked_for() {
     for (status, severity) in [
         ("DISABLED", Severity::Critical),
         ("DISABLING", Severity::Critical),
@@ -309,12 +229,10 @@ async fn inspector_not_enabled_is_reported_and_coverage_is_skipped() {
     ] {
         let mut status_of = enabled();
         status_of.state = state(status);
-        let (result, fake) = evaluate(
-            &CoverageConfig::default(),
-            Fake::new().with_status(status_of),
-        )
-        .await;
-        let report = result.unwrap();
+        let case = Case::new()
+            .status(status_of)
+            .inactive(vec![inactive("i-1", "NO_INVENTORY")]);
+        let report = case.report();
         assert_eq!(codes(&report), [INSPECTOR_DISABLED], "{status}");
         let finding = &report.findings[0];
         assert_eq!(finding.severity, severity, "{status}");
@@ -325,19 +243,22 @@ async fn inspector_not_enabled_is_reported_and_coverage_is_skipped() {
             .as_deref()
             .unwrap()
             .contains("--region eu-west-1"));
-        assert!(fake.requests().is_empty(), "{status}: coverage listed");
-        assert!(!report.counts.contains_key("calls.GetConfiguration"));
+        assert!(
+            !report.counts.contains_key("resources.inactive"),
+            "{status}"
+        );
+        assert_eq!(measured(&report, "NO_INVENTORY"), None, "{status}");
     }
 }
 
-#[tokio::test]
-async fn each_disabled_scan_type_is_its_own_finding() {
+#[test]
+fn each_disabled_scan_type_is_its_own_finding() {
     let mut status = enabled();
     status.ec2 = Some(state("DISABLED"));
     status.ecr = Some(state("SUSPENDED"));
     status.lambda = Some(state("DISABLED"));
     status.lambda_code = Some(state("DISABLED"));
-    let report = run_ok(&CoverageConfig::default(), Fake::new().with_status(status)).await;
+    let report = Case::new().status(status).report();
     let got: Vec<(&str, Severity)> = report
         .findings
         .iter()
@@ -360,159 +281,125 @@ async fn each_disabled_scan_type_is_its_own_finding() {
     assert_eq!(ec2_gauge.value, 0.0);
 }
 
-#[tokio::test]
-async fn scan_type_checks_follow_their_configured_severity_or_off() {
+#[test]
+fn scan_type_checks_follow_their_configured_severity_or_off() {
     let mut status = enabled();
     status.ec2 = Some(state("DISABLED"));
     status.lambda = Some(state("DISABLED"));
     status.lambda_code = Some(state("DISABLED"));
-    let config = CoverageConfig {
+    let mut case = Case::new().status(status);
+    case.config = CoverageConfig {
         ec2_disabled: Level::On(Severity::Critical),
         lambda_disabled: Level::Off,
         lambda_code_disabled: Level::Off,
         ..CoverageConfig::default()
     };
-    let report = run_ok(&config, Fake::new().with_status(status)).await;
+    let report = case.report();
     assert_eq!(codes(&report), [EC2_SCANNING_DISABLED]);
     assert_eq!(report.findings[0].severity, Severity::Critical);
     assert_eq!(report.counts["suppressed"], 2);
 }
 
-#[tokio::test]
-async fn absent_lambda_states_are_counted_but_absent_ec2_is_an_error() {
+#[test]
+fn a_scan_type_still_enabling_is_reported_low() {
+    let mut status = enabled();
+    status.ec2 = Some(state("ENABLING"));
+    let report = Case::new().status(status).report();
+    assert_eq!(codes(&report), [EC2_SCANNING_DISABLED]);
+    assert_eq!(report.findings[0].severity, Severity::Low);
+    assert!(report.findings[0].title.contains("still being enabled"));
+}
+
+#[test]
+fn absent_lambda_states_are_counted() {
     let mut status = enabled();
     status.lambda = None;
     status.lambda_code = None;
-    let report = run_ok(&CoverageConfig::default(), Fake::new().with_status(status)).await;
+    let report = Case::new().status(status).report();
     assert!(report.findings.is_empty());
     assert_eq!(report.counts["enablement.lambda.absent"], 1);
-
-    let mut status = enabled();
-    status.ec2 = None;
-    let (result, _) = evaluate(&CoverageConfig::default(), Fake::new().with_status(status)).await;
-    assert!(matches!(result, Err(RuleError::Failed(m)) if m.contains("no ec2 state")));
+    assert_eq!(report.counts["enablement.lambda_code.absent"], 1);
 }
 
-#[tokio::test]
-async fn access_denied_is_an_error_never_a_pass() {
-    // The call itself denied.
-    let mut fake = Fake::new();
-    fake.status = Err(denied("BatchGetAccountStatus"));
-    let (result, _) = evaluate(&CoverageConfig::default(), fake).await;
-    assert!(matches!(result, Err(RuleError::Failed(m)) if m.contains("access_denied")));
-
-    // The account in failedAccounts (Prowler #7597 read this as a pass).
-    let mut fake = Fake::new();
-    fake.status = Ok(AccountStatusBatch {
+/// Headers that cannot be trusted fail the evaluation: a denial must never
+/// read as "enabled" or as "nothing to report" (Prowler #7597 read the
+/// account in failedAccounts as a pass).
+#[test]
+fn untrustworthy_headers_are_errors_never_a_pass() {
+    let denied_ecr = AccountStatus {
+        // Denied, even next to a plausible status.
+        ecr: Some(EnablementState {
+            status: "DISABLED".into(),
+            error_code: Some("ACCESS_DENIED".into()),
+            error_message: Some("denied".into()),
+        }),
+        ..enabled()
+    };
+    let no_status = AccountStatus {
+        lambda: Some(state("")),
+        ..enabled()
+    };
+    let no_ec2 = AccountStatus {
+        ec2: None,
+        ..enabled()
+    };
+    let failed = AccountStatusBatch {
         accounts: vec![],
         failed: vec![FailedAccount {
             account_id: ACCOUNT.into(),
             error_code: "ACCESS_DENIED".into(),
             error_message: "not authorized".into(),
         }],
-    });
-    let (result, _) = evaluate(&CoverageConfig::default(), fake).await;
-    assert!(matches!(result, Err(RuleError::Failed(m)) if m.contains("ACCESS_DENIED")));
-
-    // A state whose errorCode is ACCESS_DENIED, even next to a plausible status.
-    let mut status = enabled();
-    status.ecr = Some(EnablementState {
-        status: "DISABLED".into(),
-        error_code: Some("ACCESS_DENIED".into()),
-        error_message: Some("denied".into()),
-    });
-    let (result, fake) =
-        evaluate(&CoverageConfig::default(), Fake::new().with_status(status)).await;
-    assert!(matches!(result, Err(RuleError::Failed(m)) if m.contains("ecr")));
-    assert!(fake.requests().is_empty());
-
-    // No status at all for the account.
-    let mut fake = Fake::new();
-    fake.status = Ok(AccountStatusBatch::default());
-    let (result, _) = evaluate(&CoverageConfig::default(), fake).await;
-    assert!(matches!(result, Err(RuleError::Failed(m)) if m.contains("no status")));
-}
-
-#[tokio::test]
-async fn later_call_failures_fail_the_evaluation() {
-    let mut fake = Fake::new().with_inactive(vec![ec2("i-1", "INACTIVE", "NO_INVENTORY")]);
-    fake.coverage_error = Some(denied("ListCoverage"));
-    let (result, _) = evaluate(&CoverageConfig::default(), fake).await;
-    assert!(matches!(result, Err(RuleError::Failed(_))));
-
-    let mut fake = Fake::new();
-    fake.configuration = Err(AwsError::new(
-        "inspector2",
-        "GetConfiguration",
-        AwsErrorKind::Throttled,
-        "slow down",
-    ));
-    let (result, _) = evaluate(&CoverageConfig::default(), fake).await;
-    assert!(matches!(result, Err(RuleError::Failed(m)) if m.contains("throttled")));
-
-    let mut fake = Fake::new();
-    fake.stuck_token = true;
-    let (result, _) = evaluate(&CoverageConfig::default(), fake).await;
-    assert!(matches!(result, Err(RuleError::Failed(m)) if m.contains("same next token")));
-}
-
-#[tokio::test]
-async fn pagination_follows_tokens_across_pages() {
-    let mut fake = Fake::new();
-    fake.inactive = vec![
-        vec![
-            ec2("i-1", "INACTIVE", "NO_INVENTORY"),
-            ec2("i-2", "INACTIVE", "UNSUPPORTED_OS"),
-        ],
-        vec![],
-        vec![ec2("i-3", "INACTIVE", "UNMANAGED_EC2_INSTANCE")],
+    };
+    let only_another_account = AccountStatusBatch {
+        accounts: vec![AccountStatus {
+            account_id: "444455556666".into(),
+            ..enabled()
+        }],
+        failed: vec![],
+    };
+    let one = |status: AccountStatus| AccountStatusBatch {
+        accounts: vec![status],
+        failed: vec![],
+    };
+    let cases: [(AccountStatusBatch, Option<Inspector2Configuration>, &str); 7] = [
+        (failed, None, "ACCESS_DENIED"),
+        (AccountStatusBatch::default(), None, "no status for account"),
+        (only_another_account, None, "no status for account"),
+        (
+            one(denied_ecr),
+            Some(agent_based()),
+            "access denied to the ecr state",
+        ),
+        (
+            one(no_status),
+            Some(agent_based()),
+            "lambda state of account",
+        ),
+        (one(no_ec2), Some(agent_based()), "no ec2 state"),
+        (one(enabled()), None, "GetConfiguration was not read"),
     ];
-    fake.active = vec![vec![active("i-4", 0)], vec![active("i-5", 9)]];
-    let (result, fake) = evaluate(&CoverageConfig::default(), fake).await;
-    let report = result.unwrap();
-    let tokens: Vec<(String, Option<String>)> = fake
-        .requests()
-        .into_iter()
-        .map(|(f, t)| (f.scan_status_code[0].value.clone(), t))
-        .collect();
-    assert_eq!(
-        tokens,
-        [
-            ("INACTIVE".to_owned(), None),
-            ("INACTIVE".to_owned(), Some("p1".to_owned())),
-            ("INACTIVE".to_owned(), Some("p2".to_owned())),
-            ("ACTIVE".to_owned(), None),
-            ("ACTIVE".to_owned(), Some("p1".to_owned())),
-        ]
-    );
-    assert_eq!(report.counts["calls.ListCoverage"], 5);
-    assert_eq!(report.counts["resources.inactive"], 3);
-    assert_eq!(report.counts["resources.active"], 2);
-    assert_eq!(
-        codes(&report),
-        [
-            "NO_INVENTORY",
-            SCAN_STALE,
-            "UNMANAGED_EC2_INSTANCE",
-            "UNSUPPORTED_OS"
-        ]
-    );
+    for (status, configuration, message) in cases {
+        let case = Case {
+            status,
+            configuration,
+            ..Case::new()
+        };
+        let error = case.error();
+        assert!(error.contains(message), "{message}: {error}");
+    }
 }
 
-#[tokio::test]
-async fn every_reported_reason_becomes_a_finding_with_its_code() {
+#[test]
+fn every_reported_reason_becomes_a_finding_with_its_code() {
     let resources: Vec<CoveredResource> = reasons::REASONS
         .iter()
         .filter(|s| s.disposition == Disposition::Report)
         .enumerate()
-        .map(|(i, s)| ec2(&format!("i-{i:03}"), "INACTIVE", s.code))
+        .map(|(i, s)| inactive(&format!("i-{i:03}"), s.code))
         .collect();
     let expected = resources.len();
-    let report = run_ok(
-        &CoverageConfig::default(),
-        Fake::new().with_inactive(resources),
-    )
-    .await;
+    let report = Case::new().inactive(resources).report();
     assert_eq!(report.findings.len(), expected);
     for finding in &report.findings {
         let spec = reasons::lookup(&finding.code);
@@ -536,26 +423,20 @@ async fn every_reported_reason_becomes_a_finding_with_its_code() {
     }
 }
 
-#[tokio::test]
-async fn benign_reasons_are_counted_not_reported_unless_configured() {
+#[test]
+fn benign_reasons_are_counted_not_reported_unless_configured() {
     let benign = [
         "EC2_INSTANCE_STOPPED",
         "RESOURCE_TERMINATED",
         "PENDING_DISABLE",
         "EXCLUDED_BY_TAG",
     ];
-    let resources = || -> Vec<CoveredResource> {
-        benign
-            .iter()
-            .enumerate()
-            .map(|(i, r)| ec2(&format!("i-{i}"), "INACTIVE", r))
-            .collect()
-    };
-    let report = run_ok(
-        &CoverageConfig::default(),
-        Fake::new().with_inactive(resources()),
-    )
-    .await;
+    let resources: Vec<CoveredResource> = benign
+        .iter()
+        .enumerate()
+        .map(|(i, r)| inactive(&format!("i-{i}"), r))
+        .collect();
+    let report = Case::new().inactive(resources.clone()).report();
     assert!(report.findings.is_empty(), "{:?}", codes(&report));
     for reason in benign {
         assert_eq!(measured(&report, reason), Some(1.0), "{reason}");
@@ -564,29 +445,28 @@ async fn benign_reasons_are_counted_not_reported_unless_configured() {
     assert_eq!(report.counts["suppressed"], 4);
 
     // An operator may report one, and silence a reported one.
-    let config = CoverageConfig {
-        reasons: [
-            ("EXCLUDED_BY_TAG".to_owned(), Level::On(Severity::Low)),
-            ("UNSUPPORTED_OS".to_owned(), Level::Off),
-        ]
-        .into_iter()
-        .collect(),
-        ..CoverageConfig::default()
-    };
-    let mut resources = resources();
-    resources.push(ec2("i-9", "INACTIVE", "UNSUPPORTED_OS"));
-    let report = run_ok(&config, Fake::new().with_inactive(resources)).await;
+    let mut with_os = resources;
+    with_os.push(inactive("i-9", "UNSUPPORTED_OS"));
+    let mut case = Case::new().inactive(with_os);
+    case.config.reasons = [
+        ("EXCLUDED_BY_TAG".to_owned(), Level::On(Severity::Low)),
+        ("UNSUPPORTED_OS".to_owned(), Level::Off),
+    ]
+    .into_iter()
+    .collect();
+    let report = case.report();
     assert_eq!(codes(&report), ["EXCLUDED_BY_TAG"]);
     assert_eq!(report.findings[0].severity, Severity::Low);
     assert_eq!(measured(&report, "UNSUPPORTED_OS"), Some(1.0));
 }
 
-#[tokio::test]
-async fn unknown_and_missing_reasons_are_reported_never_dropped() {
-    let mut no_reason = ec2("i-2", "INACTIVE", "");
+#[test]
+fn unknown_and_missing_reasons_are_reported_never_dropped() {
+    let mut no_reason = inactive("i-2", "");
     no_reason.reason = None;
-    let fake = Fake::new().with_inactive(vec![ec2("i-1", "INACTIVE", "QUANTUM_FLUX"), no_reason]);
-    let report = run_ok(&CoverageConfig::default(), fake).await;
+    let report = Case::new()
+        .inactive(vec![inactive("i-1", "QUANTUM_FLUX"), no_reason])
+        .report();
     assert_eq!(codes(&report), ["QUANTUM_FLUX", UNSPECIFIED_REASON]);
     for finding in &report.findings {
         assert_eq!(finding.severity, reasons::UNKNOWN.severity);
@@ -597,112 +477,253 @@ async fn unknown_and_missing_reasons_are_reported_never_dropped() {
     assert_eq!(measured(&report, UNSPECIFIED_REASON), Some(1.0));
 }
 
-#[tokio::test]
-async fn pending_initial_scan_is_a_finding_only_after_the_grace_period() {
-    let rule = CoverageRule::new(&CoverageConfig::default());
-    let fake =
-        Arc::new(Fake::new().with_inactive(vec![ec2("i-1", "INACTIVE", "PENDING_INITIAL_SCAN")]));
-    let t0 = now();
-
-    let first = evaluate_with(&rule, fake.clone(), &NoPeers, t0)
-        .await
-        .unwrap();
-    assert!(first.findings.is_empty());
-    assert_eq!(first.counts["transient_within_grace"], 1);
-    assert_eq!(measured(&first, "PENDING_INITIAL_SCAN"), Some(1.0));
-
-    let later = evaluate_with(
-        &rule,
-        fake.clone(),
-        &NoPeers,
-        t0 + chrono::Duration::hours(23),
-    )
-    .await
-    .unwrap();
-    assert!(later.findings.is_empty());
-
-    let past = evaluate_with(
-        &rule,
-        fake.clone(),
-        &NoPeers,
-        t0 + chrono::Duration::hours(25),
-    )
-    .await
-    .unwrap();
-    assert_eq!(codes(&past), ["PENDING_INITIAL_SCAN"]);
-    assert_eq!(past.findings[0].details["first_seen"], t0.to_rfc3339());
-    assert_eq!(past.findings[0].severity, Severity::Medium);
-
-    // Once the resource is no longer pending, its clock is forgotten.
-    let covered = Arc::new(Fake::new());
-    evaluate_with(&rule, covered, &NoPeers, t0 + chrono::Duration::hours(26))
-        .await
-        .unwrap();
-    let again = evaluate_with(&rule, fake, &NoPeers, t0 + chrono::Duration::hours(27))
-        .await
-        .unwrap();
-    assert!(again.findings.is_empty());
+#[test]
+fn metric_labels_stay_bounded_for_malformed_reasons() {
+    let report = Case::new()
+        .inactive(vec![inactive("i-1", "i-0123 is broken!")])
+        .report();
+    // Still reported, under its own code, but labelled INVALID in metrics.
+    assert_eq!(codes(&report), ["i-0123 is broken!"]);
+    assert_eq!(measured(&report, "INVALID"), Some(1.0));
+    assert_eq!(measured(&report, "i-0123 is broken!"), None);
+    let labels: Vec<&str> = report
+        .measurements
+        .iter()
+        .filter(|m| m.name == "coverage_resources")
+        .map(|m| m.labels["reason"].as_str())
+        .collect();
+    // The 39 known reasons (zeros included) plus INVALID.
+    assert_eq!(labels.len(), reasons::REASONS.len() + 1);
 }
 
-#[tokio::test]
-async fn pending_clock_survives_a_restart_through_own_open_findings() {
-    let t0 = now();
-    let resource = ec2("i-1", "ACTIVE", "PENDING_INITIAL_SCAN");
-    // What an earlier process reported, as the store hands it back.
-    let earlier = Finding::new(
+/// The rule's own open finding for a transient state, as the store hands it
+/// back: only its identity and `details.first_seen` matter.
+fn own_finding(reason: &str, resource: &CoveredResource, first_seen: &str) -> Finding {
+    Finding::new(
         ID,
-        "PENDING_INITIAL_SCAN",
-        Severity::Medium,
+        reason,
+        Severity::Info,
         &scope(),
-        "i-1",
+        &resource.resource_id,
         "t",
     )
-    .distinguished_by("PACKAGE")
-    .detail(
-        "first_seen",
-        (t0 - chrono::Duration::hours(48)).to_rfc3339(),
+    .distinguished_by(&resource.scan_type)
+    .detail("first_seen", first_seen)
+}
+
+/// A transient state's finding by how long ago its own open finding says it
+/// was first seen (`None`: no open finding, e.g. the first sighting, or the
+/// state cleared and its finding resolved). With the default 24h grace.
+#[test]
+fn transient_states_are_info_within_the_grace_and_their_reasons_severity_after() {
+    let cases: [(&str, &str, Option<i64>, Severity, i64); 9] = [
+        // (reason, status code, first seen hours ago, severity, reported first seen hours ago)
+        ("PENDING_INITIAL_SCAN", "INACTIVE", None, Severity::Info, 0),
+        (
+            "PENDING_INITIAL_SCAN",
+            "INACTIVE",
+            Some(23),
+            Severity::Info,
+            23,
+        ),
+        (
+            "PENDING_INITIAL_SCAN",
+            "INACTIVE",
+            Some(24),
+            Severity::Medium,
+            24,
+        ),
+        // Inspector may list it as ACTIVE too (the simulator does).
+        (
+            "PENDING_INITIAL_SCAN",
+            "ACTIVE",
+            Some(48),
+            Severity::Medium,
+            48,
+        ),
+        ("SCAN_IN_PROGRESS", "ACTIVE", Some(2), Severity::Info, 2),
+        ("SCAN_IN_PROGRESS", "ACTIVE", Some(25), Severity::Low, 25),
+        (
+            "PENDING_REVIVAL_SCAN",
+            "INACTIVE",
+            Some(30),
+            Severity::Low,
+            30,
+        ),
+        // A first_seen from the future is capped at now.
+        (
+            "PENDING_REVIVAL_SCAN",
+            "INACTIVE",
+            Some(-5),
+            Severity::Info,
+            0,
+        ),
+        ("PENDING_REVIVAL_SCAN", "INACTIVE", None, Severity::Info, 0),
+    ];
+    for (reason, status, seen_ago, severity, reported_ago) in cases {
+        let resource = ec2("i-1", status, reason);
+        let mut case = if status == "ACTIVE" {
+            Case::new().active(vec![resource.clone()])
+        } else {
+            Case::new().inactive(vec![resource.clone()])
+        };
+        if let Some(ago) = seen_ago {
+            let since = (now() - hours(ago)).to_rfc3339();
+            case.peers = vec![own_finding(reason, &resource, &since)];
+        }
+        let label = format!("{reason} {status} {seen_ago:?}");
+        let report = case.report();
+        assert_eq!(codes(&report), [reason], "{label}");
+        let finding = &report.findings[0];
+        assert_eq!(finding.severity, severity, "{label}");
+        assert_eq!(
+            finding.id,
+            finding_id(&scope(), reason, &resource),
+            "{label}"
+        );
+        assert_eq!(
+            finding.details["first_seen"],
+            (now() - hours(reported_ago)).to_rfc3339(),
+            "{label}"
+        );
+        let within = severity == Severity::Info;
+        assert_eq!(
+            report.counts.get("transient_within_grace").copied(),
+            within.then_some(1),
+            "{label}"
+        );
+        assert_eq!(
+            finding.title.contains("within the 1day grace"),
+            within,
+            "{label}: {}",
+            finding.title
+        );
+        assert_eq!(measured(&report, reason), Some(1.0), "{label}");
+    }
+}
+
+/// Two evaluations, the second given the first's findings as the store would
+/// hand them back: the first sighting is kept, the finding escalates once the
+/// grace is over under the same ID, and a fresh judge (a restarted daemon)
+/// given the same peer findings says exactly the same.
+#[test]
+fn the_grace_is_carried_by_the_rules_own_findings_across_evaluations_and_restarts() {
+    let t0 = now();
+    let resource = inactive("i-1", "PENDING_INITIAL_SCAN");
+    let first = Case {
+        at: t0,
+        ..Case::new()
+    }
+    .inactive(vec![resource.clone()])
+    .report();
+    assert_eq!(first.findings.len(), 1);
+    assert_eq!(first.findings[0].severity, Severity::Info);
+    assert_eq!(first.findings[0].details["first_seen"], t0.to_rfc3339());
+    assert_eq!(
+        first.findings[0].details["grace_ends"],
+        (t0 + hours(24)).to_rfc3339()
     );
-    let rule = CoverageRule::new(&CoverageConfig::default());
-    let fake = Arc::new(Fake::new().with_active(vec![resource]));
-    let report = evaluate_with(&rule, fake, &Peers(vec![earlier.clone()]), t0)
-        .await
-        .unwrap();
+
+    let second = Case {
+        at: t0 + hours(12),
+        peers: first.findings.clone(),
+        ..Case::new()
+    }
+    .inactive(vec![resource.clone()]);
+    let second_report = second.report();
+    assert_eq!(second_report.findings[0].severity, Severity::Info);
+    assert_eq!(second_report.findings[0].id, first.findings[0].id);
+    assert_eq!(
+        second_report.findings[0].details["first_seen"],
+        t0.to_rfc3339()
+    );
+    assert!(
+        second_report.findings[0].title.contains("for 12h"),
+        "{}",
+        second_report.findings[0].title
+    );
+
+    let third = Case {
+        at: t0 + hours(25),
+        peers: second_report.findings.clone(),
+        ..Case::new()
+    }
+    .inactive(vec![resource]);
+    let third_report = third.report();
+    let escalated = &third_report.findings[0];
+    assert_eq!(escalated.severity, Severity::Medium);
+    assert_eq!(escalated.id, first.findings[0].id);
+    assert_eq!(escalated.details["first_seen"], t0.to_rfc3339());
+    assert!(escalated.details.get("grace_ends").is_none());
+    assert!(escalated.description.contains("longer than the 1day grace"));
+    assert!(!third_report.counts.contains_key("transient_within_grace"));
+
+    // A restart: a new judge, the same inputs, the same answer.
+    assert_eq!(third.report(), third_report);
+    assert_eq!(second.report(), second_report);
+}
+
+/// Other open findings of the rule never lend their clock: another resource,
+/// another scan type, a finding without a readable first_seen.
+#[test]
+fn only_the_same_fingerprint_carries_a_first_seen() {
+    let resource = inactive("i-1", "PENDING_INITIAL_SCAN");
+    let long_ago = (now() - hours(100)).to_rfc3339();
+    let mut other_scan_type = resource.clone();
+    other_scan_type.scan_type = "NETWORK".into();
+    let case = Case {
+        peers: vec![
+            own_finding("PENDING_INITIAL_SCAN", &inactive("i-2", "x"), &long_ago),
+            own_finding("PENDING_INITIAL_SCAN", &other_scan_type, &long_ago),
+            own_finding("SCAN_IN_PROGRESS", &resource, &long_ago),
+            own_finding("PENDING_INITIAL_SCAN", &resource, "yesterday"),
+        ],
+        ..Case::new()
+    }
+    .inactive(vec![resource]);
+    let report = case.report();
+    assert_eq!(report.findings[0].severity, Severity::Info);
+    assert_eq!(report.findings[0].details["first_seen"], now().to_rfc3339());
+}
+
+#[test]
+fn pending_grace_is_configurable_and_a_silenced_reason_stays_silent() {
+    let resource = inactive("i-1", "PENDING_INITIAL_SCAN");
+    let mut case = Case::new().inactive(vec![resource]);
+    case.config.pending_grace = std::time::Duration::ZERO;
+    let report = case.report();
     assert_eq!(codes(&report), ["PENDING_INITIAL_SCAN"]);
-    assert_eq!(report.findings[0].id, earlier.id);
-    assert_eq!(
-        report.findings[0].details["first_seen"],
-        earlier.details["first_seen"]
-    );
+    assert_eq!(report.findings[0].severity, Severity::Medium);
+
+    // A grace too long for any date never ends, and never panics.
+    case.config.pending_grace = std::time::Duration::from_secs(u64::MAX);
+    let report = case.report();
+    assert_eq!(report.findings[0].severity, Severity::Info);
+    assert!(report.findings[0].details["grace_ends"].is_null());
+
+    case.config = CoverageConfig::default();
+    case.config
+        .reasons
+        .insert("PENDING_INITIAL_SCAN".into(), Level::Off);
+    let report = case.report();
+    assert!(report.findings.is_empty());
+    assert_eq!(report.counts["transient_within_grace"], 1);
 }
 
-#[tokio::test]
-async fn pending_grace_is_configurable() {
-    let config = CoverageConfig {
-        pending_grace: Duration::ZERO,
-        ..CoverageConfig::default()
-    };
-    let fake = Fake::new().with_inactive(vec![ec2("i-1", "INACTIVE", "PENDING_INITIAL_SCAN")]);
-    assert_eq!(
-        codes(&run_ok(&config, fake).await),
-        ["PENDING_INITIAL_SCAN"]
-    );
-}
-
-#[tokio::test]
-async fn hybrid_mode_lowers_what_agentless_scanning_covers() {
-    let resources = || {
-        vec![
-            ec2("i-1", "INACTIVE", "UNMANAGED_EC2_INSTANCE"),
-            ec2("i-2", "INACTIVE", "NO_INVENTORY"),
-            ec2("i-3", "INACTIVE", "STALE_INVENTORY"),
-            ec2("i-4", "INACTIVE", "UNSUPPORTED_OS"),
-        ]
-    };
-    let report = run_ok(
-        &CoverageConfig::default(),
-        Fake::new().hybrid("SUCCESS").with_inactive(resources()),
-    )
-    .await;
+#[test]
+fn hybrid_mode_lowers_what_agentless_scanning_covers() {
+    let resources = vec![
+        inactive("i-1", "UNMANAGED_EC2_INSTANCE"),
+        inactive("i-2", "NO_INVENTORY"),
+        inactive("i-3", "STALE_INVENTORY"),
+        inactive("i-4", "UNSUPPORTED_OS"),
+    ];
+    let case = Case {
+        configuration: Some(hybrid("SUCCESS")),
+        ..Case::new()
+    }
+    .inactive(resources.clone());
+    let report = case.report();
     for finding in &report.findings {
         if finding.code == "UNSUPPORTED_OS" {
             assert_eq!(finding.severity, Severity::Medium);
@@ -717,19 +738,20 @@ async fn hybrid_mode_lowers_what_agentless_scanning_covers() {
             );
         }
     }
-    let hybrid = report
+    let hybrid_gauge = report
         .measurements
         .iter()
         .find(|m| m.name == "coverage_ec2_hybrid_scan_mode")
         .unwrap();
-    assert_eq!(hybrid.value, 1.0);
+    assert_eq!(hybrid_gauge.value, 1.0);
 
     // A switch to hybrid that is still PENDING has not taken effect.
-    let report = run_ok(
-        &CoverageConfig::default(),
-        Fake::new().hybrid("PENDING").with_inactive(resources()),
-    )
-    .await;
+    let report = Case {
+        configuration: Some(hybrid("PENDING")),
+        ..Case::new()
+    }
+    .inactive(resources)
+    .report();
     let unmanaged = report
         .findings
         .iter()
@@ -738,8 +760,8 @@ async fn hybrid_mode_lowers_what_agentless_scanning_covers() {
     assert_eq!(unmanaged.severity, Severity::High);
 }
 
-#[tokio::test]
-async fn root_cause_names_the_inventory_association_finding() {
+#[test]
+fn root_cause_names_the_inventory_association_finding() {
     let cause = association_finding("EXECUTION_FAILED", INVENTORY_ASSOCIATION, None);
     let by_document = association_finding(
         "ASSOCIATION_MISSING",
@@ -752,18 +774,23 @@ async fn root_cause_names_the_inventory_association_finding() {
         Some("AmazonInspector2-ConfigureInspectorSsmPlugin"),
     );
     let wrong_code = association_finding("SOMETHING_ELSE", INVENTORY_ASSOCIATION, None);
-    let resources = || {
-        vec![
-            ec2("i-1", "INACTIVE", "NO_INVENTORY"),
-            ec2("i-2", "INACTIVE", "STALE_INVENTORY"),
-            ec2("i-3", "INACTIVE", "UNMANAGED_EC2_INSTANCE"),
-        ]
+    let mut other_scope = cause.clone();
+    other_scope.region = "us-east-1".into();
+    let resources = vec![
+        inactive("i-1", "NO_INVENTORY"),
+        inactive("i-2", "STALE_INVENTORY"),
+        inactive("i-3", "UNMANAGED_EC2_INSTANCE"),
+    ];
+    let with_peers = |peers: Vec<Finding>| {
+        Case {
+            peers,
+            ..Case::new()
+        }
+        .inactive(resources.clone())
+        .report()
     };
 
-    let rule = CoverageRule::new(&CoverageConfig::default());
-    let peers = Peers(vec![cause.clone(), unrelated.clone(), wrong_code.clone()]);
-    let fake = Arc::new(Fake::new().with_inactive(resources()));
-    let report = evaluate_with(&rule, fake, &peers, now()).await.unwrap();
+    let report = with_peers(vec![cause.clone(), unrelated.clone(), wrong_code.clone()]);
     for finding in &report.findings {
         if finding.code == "UNMANAGED_EC2_INSTANCE" {
             assert!(finding.details.get("root_cause").is_none());
@@ -776,10 +803,7 @@ async fn root_cause_names_the_inventory_association_finding() {
     }
 
     // Matched by the document too.
-    let fake = Arc::new(Fake::new().with_inactive(resources()));
-    let report = evaluate_with(&rule, fake, &Peers(vec![by_document.clone()]), now())
-        .await
-        .unwrap();
+    let report = with_peers(vec![by_document.clone()]);
     let no_inventory = report
         .findings
         .iter()
@@ -787,11 +811,9 @@ async fn root_cause_names_the_inventory_association_finding() {
         .unwrap();
     assert_eq!(no_inventory.details["root_cause"], by_document.id);
 
-    // Nothing relevant: no link.
-    for peers in [Peers(vec![]), Peers(vec![unrelated, wrong_code])] {
-        let fake = Arc::new(Fake::new().with_inactive(resources()));
-        let report = evaluate_with(&rule, fake, &peers, now()).await.unwrap();
-        for finding in &report.findings {
+    // Nothing relevant in this scope: no link.
+    for peers in [vec![], vec![unrelated, wrong_code], vec![other_scope]] {
+        for finding in &with_peers(peers).findings {
             assert!(
                 finding.details.get("root_cause").is_none(),
                 "{}",
@@ -802,49 +824,81 @@ async fn root_cause_names_the_inventory_association_finding() {
     }
 }
 
-#[tokio::test]
-async fn scan_stale_reports_old_active_scans_only() {
+#[test]
+fn scan_stale_reports_old_active_scans_only() {
     let mut never = active("i-never", 0);
     never.last_scanned_at = None;
-    let fake = Fake::new().with_active(vec![active("i-fresh", 2), active("i-old", 4), never]);
-    let report = run_ok(&CoverageConfig::default(), fake).await;
+    let case = Case::new().active(vec![active("i-fresh", 2), active("i-old", 4), never]);
+    let report = case.report();
     assert_eq!(codes(&report), [SCAN_STALE]);
     let finding = &report.findings[0];
     assert_eq!(finding.resource, "i-old");
     assert_eq!(finding.severity, Severity::Medium);
     assert_eq!(finding.details["age_days"], 4.0);
     assert!(
-        finding.description.contains("3 days"),
+        finding.description.contains("more than 3days ago"),
         "{}",
         finding.description
     );
     assert_eq!(report.counts["resources.active_never_scanned"], 1);
 
-    // Off: the ACTIVE pass is not even listed.
-    let config = CoverageConfig {
+    // Off: the judge does not even ask for the ACTIVE pass.
+    let mut case = case;
+    case.config.scan_stale = Level::Off;
+    let report = case.report();
+    assert!(report.findings.is_empty());
+    assert!(!report.counts.contains_key("resources.active"));
+}
+
+#[test]
+fn the_passes_asked_for_follow_enablement_and_scan_stale() {
+    let scope = scope();
+    let mut disabled = enabled();
+    disabled.state = state("DISABLED");
+    let off = CoverageConfig {
         scan_stale: Level::Off,
         ..CoverageConfig::default()
     };
-    let (result, fake) = evaluate(&config, Fake::new().with_active(vec![active("i-old", 4)])).await;
-    assert!(result.unwrap().findings.is_empty());
-    assert_eq!(fake.requests().len(), 1);
+    let default = CoverageConfig::default();
+    let cases: [(
+        &CoverageConfig,
+        AccountStatus,
+        Option<Inspector2Configuration>,
+        &[Pass],
+    ); 3] = [
+        (
+            &default,
+            enabled(),
+            Some(agent_based()),
+            &[Pass::Inactive, Pass::Active],
+        ),
+        (&off, enabled(), Some(agent_based()), &[Pass::Inactive]),
+        (&default, disabled, None, &[]),
+    ];
+    for (config, status, configuration, passes) in cases {
+        let header = Header {
+            status: AccountStatusBatch {
+                accounts: vec![status],
+                failed: vec![],
+            },
+            configuration,
+        };
+        let judge = Judge::new(config, &scope, now(), &header, vec![]).unwrap();
+        assert_eq!(judge.passes(), passes);
+    }
 }
 
-#[tokio::test]
-async fn other_accounts_resources_are_left_to_their_own_scope() {
-    let mut member = ec2("i-m", "INACTIVE", "NO_INVENTORY");
+#[test]
+fn other_accounts_resources_are_left_to_their_own_scope() {
+    let mut member = inactive("i-m", "NO_INVENTORY");
     member.account_id = "444455556666".into();
-    let report = run_ok(
-        &CoverageConfig::default(),
-        Fake::new().with_inactive(vec![member]),
-    )
-    .await;
+    let report = Case::new().inactive(vec![member]).report();
     assert!(report.findings.is_empty());
     assert_eq!(report.counts["resources.other_account"], 1);
 }
 
-#[tokio::test]
-async fn lambda_package_and_code_entries_are_distinct_findings() {
+#[test]
+fn lambda_package_and_code_entries_are_distinct_findings() {
     let lambda = |scan_type: &str| CoveredResource {
         resource_type: "AWS_LAMBDA_FUNCTION".into(),
         resource_id: "arn:aws:lambda:eu-west-1:111122223333:function:f".into(),
@@ -854,14 +908,60 @@ async fn lambda_package_and_code_entries_are_distinct_findings() {
         reason: Some("UNSUPPORTED_RUNTIME".into()),
         ..CoveredResource::default()
     };
-    let report = run_ok(
-        &CoverageConfig::default(),
-        Fake::new().with_inactive(vec![lambda("PACKAGE"), lambda("CODE")]),
-    )
-    .await;
+    let report = Case::new()
+        .inactive(vec![lambda("PACKAGE"), lambda("CODE")])
+        .report();
     assert_eq!(report.findings.len(), 2);
     assert_ne!(report.findings[0].id, report.findings[1].id);
 }
+
+/// The main outputs: one of every reason (the three transient ones within
+/// their grace, so `info`), disabled Lambda code scanning, a stale scan and a
+/// root cause, in hybrid mode.
+#[test]
+fn snapshot_of_a_mixed_account() {
+    let mut status = enabled();
+    status.lambda_code = Some(state("DISABLED"));
+    let mut resources: Vec<CoveredResource> = reasons::REASONS
+        .iter()
+        .enumerate()
+        .map(|(i, s)| inactive(&format!("i-{i:03}"), s.code))
+        .collect();
+    resources.push(inactive("i-new", "FUTURE_REASON"));
+    let case = Case {
+        configuration: Some(hybrid("SUCCESS")),
+        peers: vec![association_finding(
+            "EXECUTION_STALE",
+            INVENTORY_ASSOCIATION,
+            Some(INVENTORY_DOCUMENT),
+        )],
+        ..Case::new()
+    }
+    .status(status)
+    .inactive(resources)
+    .active(vec![active("i-fresh", 1), active("i-stale", 10)]);
+    let report = case.report();
+    insta::with_settings!({snapshot_path => "../snapshots"}, {
+        insta::assert_json_snapshot!("coverage_mixed_account", report);
+    });
+}
+
+#[test]
+fn snapshot_of_a_disabled_region() {
+    let mut status = enabled();
+    status.state = EnablementState {
+        status: "DISABLED".into(),
+        error_code: Some("BLOCKED_BY_ORGANIZATION_POLICY".into()),
+        error_message: Some("An SCP blocks Inspector".into()),
+    };
+    let report = Case::new().status(status).report();
+    insta::with_settings!({snapshot_path => "../snapshots"}, {
+        insta::assert_json_snapshot!("coverage_disabled_region", report);
+    });
+}
+
+// ---------------------------------------------------------------------------
+// The config and the contract.
 
 #[test]
 fn config_parses_levels_and_rejects_mistakes() {
@@ -910,82 +1010,11 @@ fn config_parses_levels_and_rejects_mistakes() {
     }
 }
 
-/// The main outputs: one of every reason, disabled Lambda code scanning, a
-/// stale scan and a root cause, in hybrid mode.
-#[tokio::test]
-async fn snapshot_of_a_mixed_account() {
-    let mut status = enabled();
-    status.lambda_code = Some(state("DISABLED"));
-    let mut resources: Vec<CoveredResource> = reasons::REASONS
-        .iter()
-        .enumerate()
-        .map(|(i, s)| ec2(&format!("i-{i:03}"), "INACTIVE", s.code))
-        .collect();
-    resources.push(ec2("i-new", "INACTIVE", "FUTURE_REASON"));
-    let mut fake = Fake::new().with_status(status).hybrid("SUCCESS");
-    fake.inactive = resources.chunks(7).map(<[_]>::to_vec).collect();
-    fake.active = vec![vec![active("i-fresh", 1), active("i-stale", 10)]];
-    let peers = Peers(vec![association_finding(
-        "EXECUTION_STALE",
-        INVENTORY_ASSOCIATION,
-        Some(INVENTORY_DOCUMENT),
-    )]);
-    let rule = CoverageRule::new(&CoverageConfig::default());
-    let report = evaluate_with(&rule, Arc::new(fake), &peers, now())
-        .await
-        .unwrap();
-    insta::with_settings!({snapshot_path => "../snapshots"}, {
-        insta::assert_json_snapshot!("coverage_mixed_account", report);
-    });
-}
-
-#[tokio::test]
-async fn snapshot_of_a_disabled_region() {
-    let mut status = enabled();
-    status.state = EnablementState {
-        status: "DISABLED".into(),
-        error_code: Some("BLOCKED_BY_ORGANIZATION_POLICY".into()),
-        error_message: Some("An SCP blocks Inspector".into()),
-    };
-    let report = run_ok(&CoverageConfig::default(), Fake::new().with_status(status)).await;
-    insta::with_settings!({snapshot_path => "../snapshots"}, {
-        insta::assert_json_snapshot!("coverage_disabled_region", report);
-    });
-}
-
-#[tokio::test]
-async fn a_scan_type_still_enabling_is_reported_low() {
-    let mut status = enabled();
-    status.ec2 = Some(state("ENABLING"));
-    let report = run_ok(&CoverageConfig::default(), Fake::new().with_status(status)).await;
-    assert_eq!(codes(&report), [EC2_SCANNING_DISABLED]);
-    assert_eq!(report.findings[0].severity, Severity::Low);
-    assert!(report.findings[0].title.contains("still being enabled"));
-}
-
-#[tokio::test]
-async fn metric_labels_stay_bounded_for_malformed_reasons() {
-    let fake = Fake::new().with_inactive(vec![ec2("i-1", "INACTIVE", "i-0123 is broken!")]);
-    let report = run_ok(&CoverageConfig::default(), fake).await;
-    // Still reported, under its own code, but labelled INVALID in metrics.
-    assert_eq!(codes(&report), ["i-0123 is broken!"]);
-    assert_eq!(measured(&report, "INVALID"), Some(1.0));
-    assert_eq!(measured(&report, "i-0123 is broken!"), None);
-    let labels: Vec<&str> = report
-        .measurements
-        .iter()
-        .filter(|m| m.name == "coverage_resources")
-        .map(|m| m.labels["reason"].as_str())
-        .collect();
-    // The 39 known reasons (zeros included) plus INVALID.
-    assert_eq!(labels.len(), reasons::REASONS.len() + 1);
-}
-
 #[test]
 fn transient_codes_are_the_tables_transient_reasons() {
     let mut from_table: Vec<&str> = reasons::REASONS
         .iter()
-        .filter(|r| r.disposition == reasons::Disposition::Transient)
+        .filter(|r| r.disposition == Disposition::Transient)
         .map(|r| r.code)
         .collect();
     from_table.sort_unstable();
@@ -998,10 +1027,307 @@ fn transient_codes_are_the_tables_transient_reasons() {
 fn the_rule_declares_exactly_what_it_reads() {
     let rule = CoverageRule::new(&CoverageConfig::default());
     let reads = rule.meta().reads;
+    assert_eq!(reads.len(), 2);
     assert!(reads
         .iter()
         .any(|r| r.rule == ASSOCIATIONS_RULE && r.codes == ROOT_CAUSE_CODES));
     assert!(reads
         .iter()
         .any(|r| r.rule == ID && r.codes == TRANSIENT_CODES));
+}
+
+// ---------------------------------------------------------------------------
+// The fetch and the wiring, against the shared scripted fake.
+
+const CONFIGURED_TYPES: [&str; 5] = [
+    "AWS_EC2_INSTANCE",
+    "AWS_ECR_CONTAINER_IMAGE",
+    "AWS_ECR_REPOSITORY",
+    "AWS_LAMBDA_FUNCTION",
+    "CODE_REPOSITORY",
+];
+
+fn fake_region(
+    statuses: Vec<AccountStatus>,
+    coverage: Vec<CoveredResource>,
+    page_size: usize,
+) -> Fakes {
+    Fakes {
+        inspector2: Arc::new(FakeInspector2 {
+            statuses,
+            coverage,
+            configuration: agent_based(),
+            page_size,
+            ..FakeInspector2::default()
+        }),
+        ..Fakes::default()
+    }
+}
+
+async fn evaluate(
+    config: &CoverageConfig,
+    fakes: &Fakes,
+    peers: &dyn PeerFindings,
+    at: DateTime<Utc>,
+) -> Result<RuleReport, RuleError> {
+    let clients = fakes.clients();
+    let scope = scope();
+    let cx = EvalContext {
+        clients: &clients,
+        scope: &scope,
+        now: at,
+        peers,
+    };
+    CoverageRule::new(config).evaluate(&cx).await
+}
+
+/// (operation, argument) of every Inspector v2 call, in order.
+fn calls(fakes: &Fakes) -> Vec<(&'static str, String)> {
+    fakes
+        .inspector2
+        .script
+        .calls()
+        .into_iter()
+        .map(|c| (c.operation, c.argument))
+        .collect()
+}
+
+#[test]
+fn each_pass_filters_server_side_on_its_status_and_the_configured_types() {
+    let types: Vec<String> = CONFIGURED_TYPES.iter().map(|t| (*t).to_owned()).collect();
+    let equals = |value: &str| blindspot_aws::inspector2::StringFilter {
+        comparison: "EQUALS".into(),
+        value: value.into(),
+    };
+    for (pass, status) in [(Pass::Inactive, "INACTIVE"), (Pass::Active, "ACTIVE")] {
+        assert_eq!(
+            fetch::filter(&types, pass),
+            blindspot_aws::inspector2::CoverageFilter {
+                scan_status_code: vec![equals(status)],
+                resource_type: CONFIGURED_TYPES.iter().map(|t| equals(t)).collect(),
+                ..Default::default()
+            }
+        );
+    }
+}
+
+#[tokio::test]
+async fn the_rule_streams_each_pass_through_the_judge() {
+    let mut machine_image = inactive("ami-1", "UNSUPPORTED_OS");
+    machine_image.resource_type = "MACHINE_IMAGE".into();
+    let fakes = fake_region(
+        vec![enabled()],
+        vec![
+            inactive("i-1", "NO_INVENTORY"),
+            active("i-4", 0),
+            inactive("i-2", "UNSUPPORTED_OS"),
+            machine_image,
+            inactive("i-3", "UNMANAGED_EC2_INSTANCE"),
+            active("i-5", 9),
+        ],
+        2,
+    );
+    let report = evaluate(&CoverageConfig::default(), &fakes, &NoPeers, now())
+        .await
+        .unwrap();
+    assert_eq!(
+        calls(&fakes),
+        [
+            ("BatchGetAccountStatus", ACCOUNT.to_owned()),
+            ("GetConfiguration", String::new()),
+            ("ListCoverage", String::new()),
+            ("ListCoverage", "page-2".to_owned()),
+            ("ListCoverage", String::new()),
+        ]
+    );
+    assert_eq!(report.counts["calls.BatchGetAccountStatus"], 1);
+    assert_eq!(report.counts["calls.GetConfiguration"], 1);
+    assert_eq!(report.counts["calls.ListCoverage"], 3);
+    // The machine image is not a configured type: filtered out server-side.
+    assert_eq!(report.counts["resources.inactive"], 3);
+    assert_eq!(report.counts["resources.active"], 2);
+    assert_eq!(
+        codes(&report),
+        [
+            "NO_INVENTORY",
+            SCAN_STALE,
+            "UNMANAGED_EC2_INSTANCE",
+            "UNSUPPORTED_OS"
+        ]
+    );
+}
+
+#[tokio::test]
+async fn nothing_past_the_status_is_called_where_inspector_is_off() {
+    let mut disabled = enabled();
+    disabled.state = state("DISABLED");
+    let fakes = fake_region(vec![disabled], vec![inactive("i-1", "NO_INVENTORY")], 0);
+    let report = evaluate(&CoverageConfig::default(), &fakes, &NoPeers, now())
+        .await
+        .unwrap();
+    assert_eq!(codes(&report), [INSPECTOR_DISABLED]);
+    assert_eq!(
+        calls(&fakes),
+        [("BatchGetAccountStatus", ACCOUNT.to_owned())]
+    );
+    assert_eq!(report.counts["calls.BatchGetAccountStatus"], 1);
+    assert!(!report.counts.contains_key("calls.GetConfiguration"));
+    assert!(!report.counts.contains_key("calls.ListCoverage"));
+}
+
+#[tokio::test]
+async fn scan_stale_off_lists_only_the_inactive_pass() {
+    let fakes = fake_region(vec![enabled()], vec![active("i-old", 4)], 0);
+    let config = CoverageConfig {
+        scan_stale: Level::Off,
+        ..CoverageConfig::default()
+    };
+    let report = evaluate(&config, &fakes, &NoPeers, now()).await.unwrap();
+    assert!(report.findings.is_empty());
+    assert_eq!(fakes.inspector2.script.count("ListCoverage"), 1);
+}
+
+#[tokio::test]
+async fn a_failed_call_fails_the_evaluation() {
+    let denied = |operation: &'static str| {
+        AwsError::from_code(
+            "inspector2",
+            operation,
+            "AccessDeniedException",
+            "not allowed",
+        )
+    };
+    let throttled = AwsError::new(
+        "inspector2",
+        "GetConfiguration",
+        AwsErrorKind::Throttled,
+        "slow down",
+    );
+    let cases: [(&str, AwsError, &str); 3] = [
+        (
+            "BatchGetAccountStatus",
+            denied("BatchGetAccountStatus"),
+            "access_denied",
+        ),
+        ("GetConfiguration", throttled, "throttled"),
+        ("ListCoverage", denied("ListCoverage"), "ListCoverage"),
+    ];
+    for (operation, error, message) in cases {
+        let fakes = fake_region(vec![enabled()], vec![inactive("i-1", "NO_INVENTORY")], 0);
+        fakes.inspector2.script.fail_next(operation, error);
+        let result = evaluate(&CoverageConfig::default(), &fakes, &NoPeers, now()).await;
+        assert!(
+            matches!(&result, Err(RuleError::Failed(m)) if m.contains(message)),
+            "{operation}: {result:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_denied_state_fails_before_any_listing() {
+    let status = AccountStatus {
+        ecr: Some(EnablementState {
+            status: "DISABLED".into(),
+            error_code: Some("ACCESS_DENIED".into()),
+            error_message: Some("denied".into()),
+        }),
+        ..enabled()
+    };
+    let fakes = fake_region(vec![status], vec![inactive("i-1", "NO_INVENTORY")], 0);
+    let result = evaluate(&CoverageConfig::default(), &fakes, &NoPeers, now()).await;
+    assert!(matches!(result, Err(RuleError::Failed(m)) if m.contains("ecr")));
+    assert_eq!(fakes.inspector2.script.count("ListCoverage"), 0);
+}
+
+/// Peers whose store cannot answer.
+struct UnreadablePeers;
+
+impl PeerFindings for UnreadablePeers {
+    fn open_findings(&self, rule: &str, _scope: &Scope) -> Result<Vec<Finding>, PeerError> {
+        Err(PeerError {
+            rule: rule.to_owned(),
+            message: "database is locked".to_owned(),
+        })
+    }
+}
+
+#[tokio::test]
+async fn a_failed_peer_read_is_an_error_never_an_empty_list() {
+    let fakes = fake_region(
+        vec![enabled()],
+        vec![inactive("i-1", "PENDING_INITIAL_SCAN")],
+        0,
+    );
+    let result = evaluate(&CoverageConfig::default(), &fakes, &UnreadablePeers, now()).await;
+    assert!(
+        matches!(&result, Err(RuleError::Failed(m)) if m.contains("database is locked")),
+        "{result:?}"
+    );
+    assert!(
+        calls(&fakes).is_empty(),
+        "no call without the peer findings"
+    );
+}
+
+/// The rule keeps nothing between evaluations: the same instance, a day
+/// later, with no open findings to read, sees a first sighting again.
+#[tokio::test]
+async fn the_rule_remembers_nothing_between_evaluations() {
+    let fakes = fake_region(
+        vec![enabled()],
+        vec![inactive("i-1", "PENDING_INITIAL_SCAN")],
+        0,
+    );
+    let clients = fakes.clients();
+    let scope = scope();
+    let rule = CoverageRule::new(&CoverageConfig::default());
+    for at in [now(), now() + hours(25)] {
+        let cx = EvalContext {
+            clients: &clients,
+            scope: &scope,
+            now: at,
+            peers: &NoPeers,
+        };
+        let report = rule.evaluate(&cx).await.unwrap();
+        assert_eq!(report.findings[0].severity, Severity::Info, "{at}");
+        assert_eq!(report.findings[0].details["first_seen"], at.to_rfc3339());
+    }
+}
+
+#[tokio::test]
+async fn pages_are_fetched_one_poll_at_a_time() {
+    let fakes = fake_region(
+        vec![enabled()],
+        (0..5)
+            .map(|i| inactive(&format!("i-{i}"), "NO_INVENTORY"))
+            .collect(),
+        2,
+    );
+    let types: Vec<String> = CONFIGURED_TYPES.iter().map(|t| (*t).to_owned()).collect();
+    let api = fakes.inspector2.as_ref();
+    let mut pages = std::pin::pin!(fetch::coverage(api, &types, Pass::Inactive));
+    let first = pages.next().await.unwrap().unwrap();
+    assert_eq!(first.len(), 2);
+    assert_eq!(fakes.inspector2.script.count("ListCoverage"), 1);
+    let rest: Vec<usize> = pages.map(|page| page.unwrap().len()).collect().await;
+    assert_eq!(rest, [2, 1]);
+    assert_eq!(fakes.inspector2.script.count("ListCoverage"), 3);
+}
+
+#[tokio::test]
+async fn the_header_reads_configuration_only_where_inspector_is_enabled() {
+    for (status, configuration) in [("ENABLED", true), ("ENABLING", false), ("DISABLED", false)] {
+        let mut account = enabled();
+        account.state = state(status);
+        let fakes = fake_region(vec![account], vec![], 0);
+        let header = fetch::header(fakes.inspector2.as_ref(), ACCOUNT)
+            .await
+            .unwrap();
+        assert_eq!(header.configuration.is_some(), configuration, "{status}");
+        assert_eq!(header.status.accounts.len(), 1);
+        assert_eq!(
+            fakes.inspector2.script.count("GetConfiguration"),
+            usize::from(configuration)
+        );
+    }
 }

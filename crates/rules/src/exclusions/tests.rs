@@ -1,122 +1,23 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
+//! The judge on snapshots built by hand (tables and insta snapshots), the
+//! fetch against the scripted `FakeClassic`, and one evaluation through the
+//! rule to show the two are wired together.
 
+use super::fetch::{fetch, Snapshot, DESCRIBE_RETRIES, ITEM_GONE};
+use super::judge::{judge, select_runs, COMPLETED_STATES};
 use super::*;
-use blindspot_aws::classic::{ExclusionBatch, FailedItem};
-use blindspot_aws::{AwsError, AwsErrorKind, Page};
-use blindspot_core::Scope;
-use std::collections::HashSet;
-use std::sync::Mutex;
+use blindspot_aws::classic::{AssessmentRun, Exclusion, FailedItem, KeyValue};
+use blindspot_aws::testing::{FakeClassic, Fakes};
+use blindspot_aws::{AwsError, AwsErrorKind};
+use blindspot_core::{EvalContext, EvaluationStatus, NoPeers, Scope, Severity};
+use chrono::{DateTime, Utc};
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 const TEMPLATE: &str =
     "arn:aws:inspector:us-east-1:123456789012:target/0-abcdabcd/template/0-12341234";
-
-/// An in-memory Inspector Classic that enforces the API's batch limits and
-/// pages its lists, so the rule's batching and paging are exercised.
-#[derive(Default)]
-struct FakeClassic {
-    runs: Vec<AssessmentRun>,
-    exclusions: BTreeMap<String, Vec<Exclusion>>,
-    page_size: usize,
-    fail_once: Mutex<HashSet<String>>,
-    never_describable: Vec<String>,
-    error: Option<AwsError>,
-    describe_batches: Mutex<Vec<usize>>,
-}
-
-fn paged(items: Vec<String>, size: usize, token: Option<String>) -> Page<String> {
-    let start: usize = token.map(|t| t.parse().unwrap()).unwrap_or(0);
-    let end = (start + size).min(items.len());
-    Page {
-        items: items[start..end].to_vec(),
-        next_token: (end < items.len()).then(|| end.to_string()),
-    }
-}
-
-#[async_trait]
-impl InspectorClassicApi for FakeClassic {
-    async fn list_assessment_runs(
-        &self,
-        query: &RunQuery,
-        next_token: Option<String>,
-    ) -> Result<Page<String>, AwsError> {
-        if let Some(err) = &self.error {
-            return Err(err.clone());
-        }
-        let arns = self
-            .runs
-            .iter()
-            .filter(|r| query.states.is_empty() || query.states.contains(&r.state))
-            .filter(|r| match (query.completed_after, r.completed_at) {
-                (Some(after), Some(done)) => done >= after,
-                (Some(_), None) => false,
-                _ => true,
-            })
-            .map(|r| r.arn.clone())
-            .collect();
-        Ok(paged(arns, self.page_size.max(1), next_token))
-    }
-
-    async fn describe_assessment_runs(
-        &self,
-        arns: &[String],
-    ) -> Result<Vec<AssessmentRun>, AwsError> {
-        assert!(
-            !arns.is_empty() && arns.len() <= DESCRIBE_RUNS_MAX,
-            "batch of {}",
-            arns.len()
-        );
-        Ok(self
-            .runs
-            .iter()
-            .filter(|r| arns.contains(&r.arn))
-            .cloned()
-            .collect())
-    }
-
-    async fn list_exclusions(
-        &self,
-        run_arn: &str,
-        next_token: Option<String>,
-    ) -> Result<Page<String>, AwsError> {
-        let arns = self
-            .exclusions
-            .get(run_arn)
-            .map(|list| list.iter().map(|e| e.arn.clone()).collect())
-            .unwrap_or_default();
-        Ok(paged(arns, self.page_size.max(1), next_token))
-    }
-
-    async fn describe_exclusions(&self, arns: &[String]) -> Result<ExclusionBatch, AwsError> {
-        assert!(
-            !arns.is_empty() && arns.len() <= DESCRIBE_EXCLUSIONS_MAX,
-            "batch of {}",
-            arns.len()
-        );
-        self.describe_batches.lock().unwrap().push(arns.len());
-        let mut batch = ExclusionBatch::default();
-        let mut fail_once = self.fail_once.lock().unwrap();
-        for arn in arns {
-            if fail_once.remove(arn) || self.never_describable.contains(arn) {
-                batch.failed.push(FailedItem {
-                    arn: arn.clone(),
-                    code: "INTERNAL_ERROR".into(),
-                    retryable: true,
-                });
-                continue;
-            }
-            let found = self.exclusions.values().flatten().find(|e| &e.arn == arn);
-            match found {
-                Some(e) => batch.exclusions.push(e.clone()),
-                None => batch.failed.push(FailedItem {
-                    arn: arn.clone(),
-                    code: ITEM_GONE.into(),
-                    retryable: false,
-                }),
-            }
-        }
-        Ok(batch)
-    }
-}
+const OTHER_TEMPLATE: &str = "arn:aws:inspector:us-east-1:123456789012:target/0-t/template/0-2";
+const PACKAGE: &str = "arn:aws:inspector:us-east-1:316112463485:rulespackage/0-gEjTy7T7";
 
 fn now() -> DateTime<Utc> {
     "2026-11-22T12:00:00Z".parse().unwrap()
@@ -133,9 +34,7 @@ fn run(id: &str, template: &str, state: &str, days_ago: i64) -> AssessmentRun {
         name: format!("run {id}"),
         template_arn: template.to_owned(),
         state: state.to_owned(),
-        rules_package_arns: vec![
-            "arn:aws:inspector:us-east-1:316112463485:rulespackage/0-gEjTy7T7".into(),
-        ],
+        rules_package_arns: vec![PACKAGE.into()],
         created_at: Some(at),
         started_at: Some(at),
         completed_at: COMPLETED_STATES.contains(&state).then_some(at),
@@ -143,53 +42,132 @@ fn run(id: &str, template: &str, state: &str, days_ago: i64) -> AssessmentRun {
     }
 }
 
-fn exclusion(
-    run: &AssessmentRun,
-    id: &str,
-    title: &str,
-    scope_key: &str,
-    instance: &str,
-) -> Exclusion {
+fn kv(key: &str, value: &str) -> KeyValue {
+    KeyValue {
+        key: key.to_owned(),
+        value: Some(value.to_owned()),
+    }
+}
+
+/// An exclusion of `run` with the given scopes and no attributes.
+fn exclusion(run: &AssessmentRun, id: &str, title: &str, scopes: Vec<KeyValue>) -> Exclusion {
     Exclusion {
         arn: format!("{}/exclusion/{id}", run.arn),
         title: title.to_owned(),
         description: format!("{title} description"),
         recommendation: format!("{title} recommendation"),
-        scopes: vec![KeyValue {
-            key: scope_key.to_owned(),
-            value: Some(instance.to_owned()),
-        }],
+        scopes,
         attributes: vec![],
     }
 }
 
-async fn eval(fake: &FakeClassic, config: &ExclusionsConfig) -> Result<RuleReport, RuleError> {
-    evaluate(config, fake, &scope(), now()).await
+fn on_instance(run: &AssessmentRun, id: &str, title: &str, instance: &str) -> Exclusion {
+    exclusion(run, id, title, vec![kv("INSTANCE_ID", instance)])
 }
 
-#[tokio::test]
-async fn agent_not_found_carries_the_install_command() {
-    let r = run("0-aabbccdd", TEMPLATE, "COMPLETED", 2);
-    let mut fake = FakeClassic {
-        page_size: 10,
-        ..Default::default()
-    };
-    fake.exclusions.insert(
-        r.arn.clone(),
-        vec![exclusion(
-            &r,
-            "0-1234abcd",
-            "Agent not found",
-            "instanceId",
-            "i-0abcd1234abcd1234",
-        )],
+fn config(runs: RunSelection) -> ExclusionsConfig {
+    ExclusionsConfig {
+        runs,
+        ..ExclusionsConfig::default()
+    }
+}
+
+/// The snapshot a fetch at `now()` with the default lookback would return,
+/// except that it may hold exclusions of runs the judge does not select.
+fn snapshot(runs: Vec<AssessmentRun>, exclusions: Vec<Exclusion>) -> Snapshot {
+    let mut by_run: BTreeMap<String, Vec<Exclusion>> = BTreeMap::new();
+    for e in exclusions {
+        let run = runs
+            .iter()
+            .find(|r| e.arn.starts_with(&format!("{}/", r.arn)))
+            .expect("the exclusion's run is in the snapshot");
+        by_run.entry(run.arn.clone()).or_default().push(e);
+    }
+    Snapshot {
+        window_start: now() - chrono::Duration::days(30),
+        runs_listed: runs.len(),
+        runs,
+        exclusions: by_run,
+    }
+}
+
+fn resources(report: &RuleReport) -> Vec<&str> {
+    let set: BTreeSet<&str> = report
+        .findings
+        .iter()
+        .map(|f| f.resource.as_str())
+        .collect();
+    set.into_iter().collect()
+}
+
+// ---------------------------------------------------------------- the judge
+
+/// A region with most of what the judge meets: instance scopes in both
+/// spellings, an instance named only by an attribute, an exclusion without an
+/// instance, a superseded run, a failed run, and a run outside the window.
+fn mixed_region() -> Snapshot {
+    let current = run("0-aabbccdd", TEMPLATE, "COMPLETED", 2);
+    let superseded = run("0-aaaabbbb", TEMPLATE, "COMPLETED", 9);
+    let failed = run("0-f", OTHER_TEMPLATE, "FAILED", 1);
+    let ancient = run(
+        "0-ancient",
+        "arn:aws:inspector:us-east-1:123456789012:target/0-t/template/0-3",
+        "COMPLETED",
+        45,
     );
-    fake.runs.push(r);
-    let report = eval(&fake, &ExclusionsConfig::default()).await.unwrap();
-    assert_eq!(report.findings.len(), 1);
-    let f = &report.findings[0];
+    let mut by_attribute = exclusion(
+        &current,
+        "0-c",
+        "Unsupported OS version",
+        vec![kv("RULES_PACKAGE_ARN", "arn:pkg")],
+    );
+    by_attribute.attributes = vec![kv("INSTANCE_ID", "i-3")];
+    let exclusions = vec![
+        exclusion(
+            &current,
+            "0-a",
+            "Agent not found",
+            vec![kv("instanceId", "i-0abcd1234abcd1234")],
+        ),
+        on_instance(&current, "0-b", "Unsupported OS version", "i-2"),
+        by_attribute,
+        exclusion(
+            &current,
+            "0-d",
+            "No EC2 instances found",
+            vec![kv("RULES_PACKAGE_ARN", PACKAGE)],
+        ),
+        on_instance(&superseded, "0-e", "Agent not found", "i-superseded"),
+        on_instance(&ancient, "0-g", "Agent not found", "i-ancient"),
+    ];
+    snapshot(vec![current, superseded, failed, ancient], exclusions)
+}
+
+#[test]
+fn a_mixed_region_judged_with_the_latest_runs() {
+    let report = judge(&mixed_region(), &ExclusionsConfig::default(), &scope());
+    insta::with_settings!({snapshot_path => "../snapshots"}, {
+        insta::assert_json_snapshot!("exclusions_mixed_latest", report);
+    });
+}
+
+#[test]
+fn a_mixed_region_judged_with_all_runs() {
+    let report = judge(&mixed_region(), &config(RunSelection::All), &scope());
+    insta::with_settings!({snapshot_path => "../snapshots"}, {
+        insta::assert_json_snapshot!("exclusions_mixed_all", report);
+    });
+}
+
+#[test]
+fn agent_not_found_carries_the_install_command() {
+    let report = judge(&mixed_region(), &ExclusionsConfig::default(), &scope());
+    let f = report
+        .findings
+        .iter()
+        .find(|f| f.resource == "i-0abcd1234abcd1234")
+        .unwrap();
     assert_eq!(f.code, "AGENT_NOT_FOUND");
-    assert_eq!(f.resource, "i-0abcd1234abcd1234");
     assert_eq!(f.severity, Severity::Medium);
     assert_eq!(
         f.remediation.as_deref(),
@@ -202,301 +180,639 @@ async fn agent_not_found_carries_the_install_command() {
     assert_eq!(f.details["assessment_template_arn"], TEMPLATE);
 }
 
-#[tokio::test]
-async fn both_scope_key_spellings_name_the_instance() {
+#[test]
+fn the_resource_of_an_exclusion_comes_from_its_scopes_then_its_attributes() {
     let r = run("0-1", TEMPLATE, "COMPLETED", 1);
-    let mut fake = FakeClassic {
-        page_size: 10,
-        ..Default::default()
-    };
-    let mut by_attribute = exclusion(&r, "0-c", "No key", "RULES_PACKAGE_ARN", "arn:pkg");
-    by_attribute.attributes = vec![KeyValue {
-        key: "INSTANCE_ID".into(),
-        value: Some("i-3".into()),
-    }];
-    fake.exclusions.insert(
-        r.arn.clone(),
-        vec![
-            exclusion(&r, "0-a", "Unsupported OS version", "INSTANCE_ID", "i-1"),
-            exclusion(&r, "0-b", "Unsupported OS version", "instanceId", "i-2"),
-            by_attribute,
-        ],
+    // (scopes, attributes, title) → (resources, rules packages, install command?)
+    type Case = (
+        Vec<KeyValue>,
+        Vec<KeyValue>,
+        &'static str,
+        &'static [&'static str],
+        &'static [&'static str],
+        bool,
     );
-    fake.runs.push(r);
-    let report = eval(&fake, &ExclusionsConfig::default()).await.unwrap();
-    let resources: Vec<_> = report
-        .findings
-        .iter()
-        .map(|f| f.resource.as_str())
-        .collect::<std::collections::BTreeSet<_>>()
-        .into_iter()
-        .collect();
-    assert_eq!(resources, ["i-1", "i-2", "i-3"]);
-    let pkg = report
-        .findings
-        .iter()
-        .find(|f| f.resource == "i-3")
-        .unwrap();
-    assert_eq!(
-        pkg.details["rules_package_arns"],
-        serde_json::json!(["arn:pkg"])
-    );
-    assert!(pkg.remediation.is_none());
+    let cases: Vec<Case> = vec![
+        (
+            vec![kv("INSTANCE_ID", "i-1")],
+            vec![],
+            "Agent not found",
+            &["i-1"],
+            &[PACKAGE],
+            true,
+        ),
+        (
+            vec![kv("instanceId", "i-2")],
+            vec![],
+            "Agent not found",
+            &["i-2"],
+            &[PACKAGE],
+            true,
+        ),
+        (
+            vec![kv("instance-id", "i-2")],
+            vec![],
+            "Unsupported OS version",
+            &["i-2"],
+            &[PACKAGE],
+            false,
+        ),
+        (
+            vec![kv("RULES_PACKAGE_ARN", "arn:pkg")],
+            vec![kv("INSTANCE_ID", "i-3")],
+            "Agent not found",
+            &["i-3"],
+            &["arn:pkg"],
+            true,
+        ),
+        // A scope wins over an attribute; two scopes of one instance are one.
+        (
+            vec![kv("INSTANCE_ID", "i-4"), kv("instanceId", "i-4")],
+            vec![kv("INSTANCE_ID", "i-other")],
+            "Agent not found",
+            &["i-4"],
+            &[PACKAGE],
+            true,
+        ),
+        (
+            vec![kv("INSTANCE_ID", "i-5"), kv("INSTANCE_ID", "i-6")],
+            vec![],
+            "Agent not found",
+            &["i-5", "i-6"],
+            &[PACKAGE],
+            true,
+        ),
+        // No instance: the template, which outlives the run, and no command.
+        (
+            vec![kv("RULES_PACKAGE_ARN", PACKAGE)],
+            vec![],
+            "Agent not found",
+            &[TEMPLATE],
+            &[PACKAGE],
+            false,
+        ),
+        (
+            vec![KeyValue {
+                key: "INSTANCE_ID".into(),
+                value: Some(String::new()),
+            }],
+            vec![],
+            "Agent not found",
+            &[TEMPLATE],
+            &[PACKAGE],
+            false,
+        ),
+    ];
+    for (i, (scopes, attributes, title, want, packages, command)) in cases.into_iter().enumerate() {
+        let mut e = exclusion(&r, &format!("0-{i}"), title, scopes);
+        e.attributes = attributes;
+        let report = judge(
+            &snapshot(vec![r.clone()], vec![e]),
+            &ExclusionsConfig::default(),
+            &scope(),
+        );
+        assert_eq!(resources(&report), want, "case {i}");
+        for f in &report.findings {
+            assert_eq!(f.details["rules_package_arns"], serde_json::json!(packages));
+            assert_eq!(f.details["assessment_run_arn"], r.arn, "case {i}");
+            assert_eq!(f.remediation.is_some(), command, "case {i}");
+        }
+    }
 }
 
-#[tokio::test]
-async fn an_exclusion_without_instance_scope_is_reported_on_the_run() {
-    let r = run("0-1", TEMPLATE, "COMPLETED", 1);
-    let mut fake = FakeClassic {
-        page_size: 10,
-        ..Default::default()
-    };
-    let mut e = exclusion(&r, "0-a", "Agent not found", "x", "y");
-    e.scopes.clear();
-    fake.exclusions.insert(r.arn.clone(), vec![e]);
-    fake.runs.push(r.clone());
-    let report = eval(&fake, &ExclusionsConfig::default()).await.unwrap();
-    assert_eq!(report.findings[0].resource, r.arn);
-    assert!(report.findings[0].remediation.is_none());
-}
-
-#[tokio::test]
-async fn older_runs_of_a_template_are_superseded_unless_all_runs_are_asked_for() {
-    let new = run("0-new", TEMPLATE, "COMPLETED_WITH_ERRORS", 1);
-    let old = run("0-old", TEMPLATE, "COMPLETED", 5);
-    let other = run(
-        "0-other",
-        "arn:aws:inspector:us-east-1:123456789012:target/0-t/template/0-2",
-        "COMPLETED",
-        9,
-    );
-    let ancient = run(
-        "0-ancient",
-        "arn:aws:inspector:us-east-1:123456789012:target/0-t/template/0-3",
-        "COMPLETED",
-        45,
-    );
-    let mut fake = FakeClassic {
-        page_size: 2,
-        ..Default::default()
-    };
-    fake.exclusions.insert(
-        new.arn.clone(),
-        vec![exclusion(
-            &new,
+#[test]
+fn an_exclusion_without_instance_scope_is_reported_on_the_template() {
+    // The same exclusion in two consecutive runs of one template: the finding
+    // keeps its ID, and its details name the run that reported it.
+    let first = run("0-1", TEMPLATE, "COMPLETED", 8);
+    let second = run("0-2", TEMPLATE, "COMPLETED", 1);
+    let without_instance = |r: &AssessmentRun| {
+        exclusion(
+            r,
             "0-a",
             "Agent not found",
-            "INSTANCE_ID",
-            "i-new",
-        )],
-    );
-    fake.exclusions.insert(
-        old.arn.clone(),
-        vec![exclusion(
-            &old,
-            "0-b",
-            "Agent not found",
-            "INSTANCE_ID",
-            "i-old",
-        )],
-    );
-    fake.exclusions.insert(
-        other.arn.clone(),
-        vec![exclusion(
-            &other,
-            "0-c",
-            "Agent not found",
-            "INSTANCE_ID",
-            "i-other",
-        )],
-    );
-    fake.exclusions.insert(
-        ancient.arn.clone(),
-        vec![exclusion(
-            &ancient,
-            "0-d",
-            "Agent not found",
-            "INSTANCE_ID",
-            "i-ancient",
-        )],
-    );
-    fake.runs = vec![old, new, other, ancient];
-
-    let latest = eval(&fake, &ExclusionsConfig::default()).await.unwrap();
-    let resources: Vec<_> = latest
-        .findings
-        .iter()
-        .map(|f| f.resource.clone())
-        .collect::<std::collections::BTreeSet<_>>()
-        .into_iter()
-        .collect();
-    assert_eq!(resources, ["i-new", "i-other"]);
-    assert_eq!(latest.counts["runs_superseded"], 1);
-
-    let config = ExclusionsConfig {
-        runs: RunSelection::All,
-        ..Default::default()
+            vec![kv("RULES_PACKAGE_ARN", PACKAGE)],
+        )
     };
-    let all = eval(&fake, &config).await.unwrap();
+    let before = judge(
+        &snapshot(vec![first.clone()], vec![without_instance(&first)]),
+        &ExclusionsConfig::default(),
+        &scope(),
+    );
+    let after = judge(
+        &snapshot(
+            vec![first.clone(), second.clone()],
+            vec![without_instance(&first), without_instance(&second)],
+        ),
+        &ExclusionsConfig::default(),
+        &scope(),
+    );
+    assert_eq!(before.findings.len(), 1);
+    assert_eq!(after.findings.len(), 1);
+    let (before, after) = (&before.findings[0], &after.findings[0]);
+    assert_eq!(before.resource, TEMPLATE);
+    assert_eq!(after.resource, TEMPLATE);
+    assert_eq!(before.id, after.id);
+    assert!(after.remediation.is_none());
+    assert_eq!(before.details["assessment_run_arn"], first.arn);
+    assert_eq!(after.details["assessment_run_arn"], second.arn);
     assert_eq!(
-        all.findings.len(),
-        3,
-        "every run in the window, but not the one outside it"
+        after.details["reported_by_runs"],
+        serde_json::json!([second.arn])
     );
 }
 
-#[tokio::test]
-async fn the_same_exclusion_in_two_runs_is_one_finding_naming_both_runs() {
+#[test]
+fn a_failed_run_is_reported_on_the_run_itself() {
+    let first = run("0-1", TEMPLATE, "FAILED", 8);
+    let second = run("0-2", TEMPLATE, "ERROR", 1);
+    let report = judge(
+        &snapshot(vec![first.clone(), second.clone()], vec![]),
+        &ExclusionsConfig::default(),
+        &scope(),
+    );
+    assert_eq!(
+        resources(&report),
+        [first.arn.as_str(), second.arn.as_str()]
+    );
+    assert!(report
+        .findings
+        .iter()
+        .all(|f| f.code == "ASSESSMENT_RUN_FAILED"));
+    assert_ne!(report.findings[0].id, report.findings[1].id);
+}
+
+#[test]
+fn the_same_exclusion_in_two_runs_is_one_finding_naming_both_runs() {
     let new = run("0-new", TEMPLATE, "COMPLETED", 1);
     let old = run("0-old", TEMPLATE, "COMPLETED", 3);
-    let mut fake = FakeClassic {
-        page_size: 10,
-        ..Default::default()
-    };
-    fake.exclusions.insert(
-        new.arn.clone(),
-        vec![exclusion(
-            &new,
-            "0-a",
-            "Agent not found",
-            "INSTANCE_ID",
-            "i-1",
-        )],
+    let report = judge(
+        &snapshot(
+            vec![new.clone(), old.clone()],
+            vec![
+                on_instance(&new, "0-a", "Agent not found", "i-1"),
+                on_instance(&old, "0-b", "Agent not found", "i-1"),
+            ],
+        ),
+        &config(RunSelection::All),
+        &scope(),
     );
-    fake.exclusions.insert(
-        old.arn.clone(),
-        vec![exclusion(
-            &old,
-            "0-b",
-            "Agent not found",
-            "INSTANCE_ID",
-            "i-1",
-        )],
-    );
-    fake.runs = vec![new, old];
-    let config = ExclusionsConfig {
-        runs: RunSelection::All,
-        ..Default::default()
-    };
-    let report = eval(&fake, &config).await.unwrap();
     assert_eq!(report.findings.len(), 1);
     assert_eq!(
-        report.findings[0].details["reported_by_runs"]
-            .as_array()
-            .unwrap()
-            .len(),
-        2
+        report.findings[0].details["reported_by_runs"],
+        serde_json::json!([new.arn, old.arn])
     );
+    assert_eq!(report.counts["exclusions"], 2);
+}
+
+#[test]
+fn run_selection() {
+    let t2 = OTHER_TEMPLATE;
+    let t3 = "arn:aws:inspector:us-east-1:123456789012:target/0-t/template/0-3";
+    let new = run("0-new", TEMPLATE, "COMPLETED_WITH_ERRORS", 1);
+    let old = run("0-old", TEMPLATE, "COMPLETED", 5);
+    let other = run("0-other", t2, "COMPLETED", 9);
+    let ancient = run("0-ancient", t3, "COMPLETED", 45);
+    let failed_before_new = run("0-f-old", TEMPLATE, "FAILED", 2);
+    let failed_after_other = run("0-f-new", t2, "ERROR", 3);
+    let failed_alone = run("0-f-alone", t3, "FAILED", 4);
+    let failed_ancient = run("0-f-ancient", t3, "FAILED", 40);
+    let pending = run("0-pending", t3, "START_DATA_COLLECTION_PENDING", 1);
+    let tie_b = run("0-b", t3, "COMPLETED", 6);
+    let tie_a = run("0-a", t3, "COMPLETED", 6);
+    let arn = |r: &AssessmentRun| r.arn.clone();
+
+    // (runs, mode) → (current, failed, superseded)
+    type Case = (
+        &'static str,
+        Vec<AssessmentRun>,
+        RunSelection,
+        Vec<String>,
+        Vec<String>,
+        usize,
+    );
+    let cases: Vec<Case> = vec![
+        (
+            "latest: the newest completed run of each template in the window",
+            vec![old.clone(), new.clone(), other.clone(), ancient.clone()],
+            RunSelection::Latest,
+            vec![arn(&new), arn(&other)],
+            vec![],
+            1,
+        ),
+        (
+            "all: every completed run in the window",
+            vec![old.clone(), new.clone(), other.clone(), ancient.clone()],
+            RunSelection::All,
+            vec![arn(&new), arn(&old), arn(&other)],
+            vec![],
+            0,
+        ),
+        (
+            "latest: a failed run older than its template's latest completed run is superseded",
+            vec![
+                new.clone(),
+                other.clone(),
+                failed_before_new.clone(),
+                failed_after_other.clone(),
+                failed_alone.clone(),
+                failed_ancient.clone(),
+            ],
+            RunSelection::Latest,
+            vec![arn(&new), arn(&other)],
+            vec![arn(&failed_after_other), arn(&failed_alone)],
+            1,
+        ),
+        (
+            "all: every failed run in the window",
+            vec![
+                new.clone(),
+                other.clone(),
+                failed_before_new.clone(),
+                failed_after_other.clone(),
+                failed_alone.clone(),
+                failed_ancient.clone(),
+            ],
+            RunSelection::All,
+            vec![arn(&new), arn(&other)],
+            vec![
+                arn(&failed_before_new),
+                arn(&failed_after_other),
+                arn(&failed_alone),
+            ],
+            0,
+        ),
+        (
+            "a run in another state is neither current nor failed",
+            vec![pending.clone()],
+            RunSelection::Latest,
+            vec![],
+            vec![],
+            0,
+        ),
+        (
+            "runs that ended at the same time: the lower ARN is the latest",
+            vec![tie_b.clone(), tie_a.clone()],
+            RunSelection::Latest,
+            vec![arn(&tie_a)],
+            vec![],
+            1,
+        ),
+    ];
+    let window_start = now() - chrono::Duration::days(30);
+    for (name, runs, mode, current, failed, superseded) in cases {
+        let selection = select_runs(&runs, mode, window_start);
+        let arns = |list: &[&AssessmentRun]| list.iter().map(|r| r.arn.clone()).collect::<Vec<_>>();
+        assert_eq!(arns(&selection.current), current, "{name}");
+        assert_eq!(arns(&selection.failed), failed, "{name}");
+        assert_eq!(selection.superseded, superseded, "{name}");
+    }
+}
+
+#[test]
+fn exclusions_of_runs_that_are_not_selected_are_not_judged() {
+    let new = run("0-new", TEMPLATE, "COMPLETED", 1);
+    let old = run("0-old", TEMPLATE, "COMPLETED", 5);
+    let report = judge(
+        &snapshot(
+            vec![new.clone(), old.clone()],
+            vec![
+                on_instance(&new, "0-a", "Agent not found", "i-new"),
+                on_instance(&old, "0-b", "Agent not found", "i-old"),
+            ],
+        ),
+        &ExclusionsConfig::default(),
+        &scope(),
+    );
+    assert_eq!(resources(&report), ["i-new"]);
+    assert_eq!(report.counts["runs_superseded"], 1);
+    assert_eq!(report.counts["exclusions"], 1);
+}
+
+#[test]
+fn title_codes_are_stable() {
+    for (title, code) in [
+        ("Agent not found", "AGENT_NOT_FOUND"),
+        ("  Unsupported OS version!", "UNSUPPORTED_OS_VERSION"),
+        ("No EC2 instances found", "NO_EC2_INSTANCES_FOUND"),
+        ("Agent -- not   found", "AGENT_NOT_FOUND"),
+        ("***", "EXCLUSION"),
+        ("", "EXCLUSION"),
+    ] {
+        assert_eq!(title_code(title), code, "{title:?}");
+    }
+}
+
+// ---------------------------------------------------------------- the fetch
+
+fn classic(runs: Vec<AssessmentRun>, exclusions: Vec<Exclusion>, page_size: usize) -> FakeClassic {
+    let snapshot = snapshot(runs, exclusions);
+    FakeClassic {
+        runs: snapshot.runs,
+        exclusions: snapshot.exclusions,
+        page_size,
+        ..FakeClassic::default()
+    }
+}
+
+async fn fetched(fake: &FakeClassic, config: &ExclusionsConfig) -> Result<Snapshot, RuleError> {
+    // A fetch that loops would hang the test; fail it instead.
+    tokio::time::timeout(
+        std::time::Duration::from_secs(10),
+        fetch(fake, config, now()),
+    )
+    .await
+    .expect("the fetch finishes")
+}
+
+/// The number of ARNs in each call of `operation`, in order.
+fn batch_sizes(fake: &FakeClassic, operation: &str) -> Vec<usize> {
+    fake.script
+        .calls()
+        .iter()
+        .filter(|c| c.operation == operation)
+        .map(|c| c.argument.split(',').count())
+        .collect()
+}
+
+fn failed_item(arn: &str, code: &str, retryable: bool) -> FailedItem {
+    FailedItem {
+        arn: arn.to_owned(),
+        code: code.to_owned(),
+        retryable,
+    }
 }
 
 #[tokio::test]
-async fn failed_runs_are_findings_unless_a_later_run_completed() {
-    let failed = run("0-f", TEMPLATE, "FAILED", 2);
-    let errored = run(
-        "0-e",
-        "arn:aws:inspector:us-east-1:123456789012:target/0-t/template/0-9",
-        "ERROR",
-        3,
+async fn run_listings_are_paged_and_described_in_batches_of_10() {
+    let mut runs: Vec<AssessmentRun> = (0..25)
+        .map(|i| {
+            let template = format!("{TEMPLATE}{i}");
+            run(&format!("0-{i}"), &template, "COMPLETED", 1)
+        })
+        .collect();
+    runs.push(run("0-f", TEMPLATE, "FAILED", 60));
+    runs.push(run("0-too-old", TEMPLATE, "COMPLETED", 60));
+    let fake = classic(runs, vec![], 3);
+    let snapshot = fetched(&fake, &ExclusionsConfig::default()).await.unwrap();
+
+    // Completed runs: 25 in the window in 9 pages of 3; failed runs: 1 page.
+    assert_eq!(fake.script.count("ListAssessmentRuns"), 10);
+    assert_eq!(
+        snapshot.runs_listed, 26,
+        "the failed run is listed at any age"
     );
-    let later_ok = run(
-        "0-ok",
-        "arn:aws:inspector:us-east-1:123456789012:target/0-t/template/0-9",
-        "COMPLETED",
-        1,
+    assert_eq!(
+        batch_sizes(&fake, "DescribeAssessmentRuns"),
+        [10, 10, 6],
+        "one call per ten runs"
     );
-    let fake = FakeClassic {
-        page_size: 10,
-        runs: vec![failed.clone(), errored, later_ok],
-        ..Default::default()
+    assert_eq!(snapshot.runs.len(), 26);
+    assert_eq!(snapshot.window_start, now() - chrono::Duration::days(30));
+    assert_eq!(fake.script.count("ListExclusions"), 25);
+}
+
+#[tokio::test]
+async fn exclusions_are_read_only_for_the_selected_runs() {
+    let new = run("0-new", TEMPLATE, "COMPLETED", 1);
+    let old = run("0-old", TEMPLATE, "COMPLETED", 5);
+    let failed = run("0-f", OTHER_TEMPLATE, "FAILED", 2);
+    let exclusions = vec![
+        on_instance(&new, "0-a", "Agent not found", "i-new"),
+        on_instance(&old, "0-b", "Agent not found", "i-old"),
+    ];
+    let listed_for = |fake: &FakeClassic| -> Vec<String> {
+        fake.script
+            .calls()
+            .into_iter()
+            .filter(|c| c.operation == "ListExclusions")
+            .map(|c| c.argument)
+            .collect()
     };
-    let report = eval(&fake, &ExclusionsConfig::default()).await.unwrap();
-    assert_eq!(report.findings.len(), 1);
-    assert_eq!(report.findings[0].code, "ASSESSMENT_RUN_FAILED");
-    assert_eq!(report.findings[0].resource, failed.arn);
+
+    let latest = classic(
+        vec![new.clone(), old.clone(), failed.clone()],
+        exclusions.clone(),
+        0,
+    );
+    let snapshot = fetched(&latest, &ExclusionsConfig::default())
+        .await
+        .unwrap();
+    assert_eq!(listed_for(&latest), [new.arn.as_str()]);
+    assert_eq!(snapshot.exclusions.keys().collect::<Vec<_>>(), [&new.arn]);
+    assert_eq!(snapshot.exclusions[&new.arn], exclusions[..1]);
+
+    let all = classic(vec![new.clone(), old.clone(), failed], exclusions, 0);
+    let snapshot = fetched(&all, &config(RunSelection::All)).await.unwrap();
+    assert_eq!(listed_for(&all), [new.arn.as_str(), old.arn.as_str()]);
+    assert_eq!(snapshot.exclusions.len(), 2);
 }
 
 #[tokio::test]
 async fn describes_in_batches_of_100_and_retries_retryable_failures() {
     let r = run("0-1", TEMPLATE, "COMPLETED", 1);
-    let list: Vec<_> = (0..250)
+    let list: Vec<Exclusion> = (0..250)
         .map(|i| {
-            exclusion(
+            on_instance(
                 &r,
                 &format!("0-{i}"),
                 "Agent not found",
-                "INSTANCE_ID",
                 &format!("i-{i:04}"),
             )
         })
         .collect();
     let flaky = list[7].arn.clone();
-    let mut fake = FakeClassic {
-        page_size: 100,
-        ..Default::default()
-    };
-    fake.exclusions.insert(r.arn.clone(), list);
-    fake.runs.push(r);
-    fake.fail_once.lock().unwrap().insert(flaky);
-    let report = eval(&fake, &ExclusionsConfig::default()).await.unwrap();
-    assert_eq!(report.findings.len(), 250);
+    let fake = classic(vec![r.clone()], list, 100);
+    fake.failed_items
+        .lock()
+        .unwrap()
+        .push_back(vec![failed_item(&flaky, "INTERNAL_ERROR", true)]);
+    let snapshot = fetched(&fake, &ExclusionsConfig::default()).await.unwrap();
+    assert_eq!(snapshot.exclusions[&r.arn].len(), 250);
+    assert_eq!(fake.script.count("ListExclusions"), 3, "pages of 100");
     assert_eq!(
-        *fake.describe_batches.lock().unwrap(),
-        vec![100, 1, 100, 50]
+        batch_sizes(&fake, "DescribeExclusions"),
+        [100, 1, 100, 50],
+        "the retry asks for the failed item alone"
     );
 }
 
 #[tokio::test]
-async fn a_persistently_failing_item_fails_the_evaluation() {
+async fn an_exclusion_gone_between_list_and_describe_is_not_a_gap() {
     let r = run("0-1", TEMPLATE, "COMPLETED", 1);
-    let e = exclusion(&r, "0-a", "Agent not found", "INSTANCE_ID", "i-1");
-    let mut fake = FakeClassic {
-        page_size: 10,
-        never_describable: vec![e.arn.clone()],
-        ..Default::default()
-    };
-    fake.exclusions.insert(r.arn.clone(), vec![e]);
-    fake.runs.push(r);
-    let err = eval(&fake, &ExclusionsConfig::default()).await.unwrap_err();
-    assert_eq!(err.status(), blindspot_core::EvaluationStatus::Error);
+    let kept = on_instance(&r, "0-a", "Agent not found", "i-1");
+    let gone = on_instance(&r, "0-b", "Agent not found", "i-2");
+    let fake = classic(vec![r.clone()], vec![kept.clone(), gone.clone()], 0);
+    fake.failed_items
+        .lock()
+        .unwrap()
+        .push_back(vec![failed_item(&gone.arn, ITEM_GONE, false)]);
+    let snapshot = fetched(&fake, &ExclusionsConfig::default()).await.unwrap();
+    assert_eq!(snapshot.exclusions[&r.arn], [kept]);
+    assert_eq!(fake.script.count("DescribeExclusions"), 1);
+}
+
+#[tokio::test]
+async fn an_item_that_keeps_failing_or_cannot_be_retried_fails_the_fetch() {
+    let r = run("0-1", TEMPLATE, "COMPLETED", 1);
+    let e = on_instance(&r, "0-a", "Agent not found", "i-1");
+
+    // (scripted answers, calls made, message)
+    let cases = [
+        (
+            vec![vec![failed_item(&e.arn, "INTERNAL_ERROR", true)]; DESCRIBE_RETRIES + 1],
+            DESCRIBE_RETRIES + 1,
+            "(INTERNAL_ERROR, still failing after retries)",
+        ),
+        (
+            vec![vec![failed_item(&e.arn, "ACCESS_DENIED", false)]],
+            1,
+            "(ACCESS_DENIED)",
+        ),
+    ];
+    for (answers, calls, message) in cases {
+        let fake = classic(vec![r.clone()], vec![e.clone()], 0);
+        fake.failed_items.lock().unwrap().extend(answers);
+        let err = fetched(&fake, &ExclusionsConfig::default())
+            .await
+            .unwrap_err();
+        assert_eq!(err.status(), EvaluationStatus::Error);
+        assert!(err.to_string().contains(message), "{err}");
+        assert!(err.to_string().contains(&e.arn), "{err}");
+        assert_eq!(fake.script.count("DescribeExclusions"), calls, "{message}");
+    }
+}
+
+#[tokio::test]
+async fn a_retired_service_is_unavailable_and_a_denial_anywhere_is_an_error() {
+    let r = run("0-1", TEMPLATE, "COMPLETED", 1);
+    let e = on_instance(&r, "0-a", "Agent not found", "i-1");
+    let denied =
+        |operation| AwsError::new("inspector", operation, AwsErrorKind::AccessDenied, "denied");
+    // (operation, error, status)
+    let cases = [
+        (
+            "ListAssessmentRuns",
+            AwsError::from_code(
+                "inspector",
+                "ListAssessmentRuns",
+                "UnknownOperationException",
+                "retired",
+            ),
+            EvaluationStatus::Unavailable,
+        ),
+        (
+            "ListAssessmentRuns",
+            denied("ListAssessmentRuns"),
+            EvaluationStatus::Error,
+        ),
+        (
+            "DescribeAssessmentRuns",
+            denied("DescribeAssessmentRuns"),
+            EvaluationStatus::Error,
+        ),
+        (
+            "ListExclusions",
+            denied("ListExclusions"),
+            EvaluationStatus::Error,
+        ),
+        (
+            "DescribeExclusions",
+            denied("DescribeExclusions"),
+            EvaluationStatus::Error,
+        ),
+    ];
+    for (operation, error, status) in cases {
+        let fake = classic(vec![r.clone()], vec![e.clone()], 0);
+        fake.script.fail_next(operation, error);
+        let err = fetched(&fake, &ExclusionsConfig::default())
+            .await
+            .unwrap_err();
+        assert_eq!(err.status(), status, "{operation}: {err}");
+        assert!(err.to_string().contains(operation), "{err}");
+    }
+}
+
+#[tokio::test]
+async fn a_repeated_next_token_fails_the_fetch_instead_of_looping() {
+    let r = run("0-1", TEMPLATE, "COMPLETED", 1);
+    let exclusions: Vec<Exclusion> = (0..5)
+        .map(|i| on_instance(&r, &format!("0-{i}"), "Agent not found", &format!("i-{i}")))
+        .collect();
+
+    // The run listing fits one page; the exclusions take three pages of 2.
+    let mut fake = classic(vec![r.clone()], exclusions, 2);
+    fake.repeat_tokens = true;
+    let err = fetched(&fake, &ExclusionsConfig::default())
+        .await
+        .unwrap_err();
+    assert_eq!(err.status(), EvaluationStatus::Error);
+    let message = err.to_string();
     assert!(
-        err.to_string().contains("still failing after retries"),
+        message.contains("inspector:ListExclusions") && message.contains("twice"),
+        "{message}"
+    );
+    assert_eq!(fake.script.count("ListExclusions"), 2);
+
+    // The run listing goes through the same guard.
+    let runs: Vec<AssessmentRun> = (0..5)
+        .map(|i| run(&format!("0-{i}"), TEMPLATE, "COMPLETED", 1))
+        .collect();
+    let mut fake = classic(runs, vec![], 2);
+    fake.repeat_tokens = true;
+    let err = fetched(&fake, &ExclusionsConfig::default())
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("inspector:ListAssessmentRuns"),
         "{err}"
     );
 }
 
 #[tokio::test]
-async fn a_retired_service_is_unavailable_and_denial_is_an_error() {
-    let fake = FakeClassic {
-        error: Some(AwsError::from_code(
-            "inspector",
-            "ListAssessmentRuns",
-            "UnknownOperationException",
-            "retired",
-        )),
-        ..Default::default()
+async fn a_lookback_beyond_the_calendar_fails_instead_of_panicking() {
+    let fake = FakeClassic::default();
+    let config = ExclusionsConfig {
+        lookback: std::time::Duration::from_secs(u64::MAX / 2),
+        ..ExclusionsConfig::default()
     };
-    let err = eval(&fake, &ExclusionsConfig::default()).await.unwrap_err();
-    assert_eq!(err.status(), blindspot_core::EvaluationStatus::Unavailable);
-
-    let fake = FakeClassic {
-        error: Some(AwsError::new(
-            "inspector",
-            "ListAssessmentRuns",
-            AwsErrorKind::AccessDenied,
-            "denied",
-        )),
-        ..Default::default()
-    };
-    let err = eval(&fake, &ExclusionsConfig::default()).await.unwrap_err();
-    assert_eq!(err.status(), blindspot_core::EvaluationStatus::Error);
+    let err = fetched(&fake, &config).await.unwrap_err();
+    assert_eq!(err.status(), EvaluationStatus::Error);
+    assert!(err.to_string().contains("lookback"), "{err}");
+    assert!(fake.script.calls().is_empty());
 }
 
-#[test]
-fn title_codes_are_stable() {
-    assert_eq!(title_code("Agent not found"), "AGENT_NOT_FOUND");
-    assert_eq!(
-        title_code("  Unsupported OS version!"),
-        "UNSUPPORTED_OS_VERSION"
-    );
-    assert_eq!(title_code("***"), "EXCLUSION");
+// ---------------------------------------------------------------- the rule
+
+#[tokio::test]
+async fn the_rule_judges_what_it_fetched() {
+    let snapshot = mixed_region();
+    let fakes = Fakes {
+        classic: Arc::new(FakeClassic {
+            runs: snapshot.runs.clone(),
+            exclusions: snapshot.exclusions.clone(),
+            ..FakeClassic::default()
+        }),
+        ..Fakes::default()
+    };
+    let clients = fakes.clients();
+    let scope = scope();
+    let cx = EvalContext {
+        clients: &clients,
+        scope: &scope,
+        now: now(),
+        peers: &NoPeers,
+    };
+    let rule = ExclusionsRule::new(&ExclusionsConfig::default());
+    assert_eq!(rule.meta().id, ID);
+    assert_eq!(rule.meta().aliases, ["Inspector-003"]);
+    let report = rule.evaluate(&cx).await.unwrap();
+
+    // The fetch sees neither the run outside the window nor the superseded
+    // run's exclusions; neither changes the judgement of the hand-built
+    // snapshot, apart from the one run the listing filtered out.
+    let mut expected = judge(&snapshot, &ExclusionsConfig::default(), &scope);
+    expected.counts.insert("runs_listed".into(), 3);
+    assert_eq!(report, expected);
+    assert_eq!(fakes.classic.script.count("ListExclusions"), 1);
 }

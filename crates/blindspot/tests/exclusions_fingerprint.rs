@@ -1,0 +1,234 @@
+//! `inspector-exclusions` across runs of one template, end to end: the real
+//! daemon against the simulated AWS, the new run added through the
+//! simulator's admin surface, the findings observed through the HTTP API.
+//!
+//! An exclusion that names no instance is reported on its assessment
+//! template, so the template's next run keeps the finding (same ID, same
+//! `first_seen`) instead of resolving it and opening another.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use common::command;
+use serde_json::Value;
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Stdio};
+use std::time::{Duration, Instant};
+
+const TEMPLATE: &str = "arn:aws:inspector:us-east-1:123456789012:target/0-t/template/0-a";
+const PACKAGE: &str = "arn:aws:inspector:us-east-1:316112463485:rulespackage/0-gEjTy7T7";
+
+/// A run of the template with one exclusion scoped to a rules package only
+/// and one scoped to an instance.
+fn run_toml(id: &str, completed_at: &str) -> String {
+    format!(
+        r#"
+[[region.assessment_run]]
+arn = "{TEMPLATE}/run/{id}"
+completed_at = "{completed_at}"
+
+[[region.assessment_run.exclusion]]
+id = "{id}-package"
+title = "No potential instances found"
+description = "The assessment target has no instances this rules package can assess."
+recommendation = "Check the assessment target's tags."
+scopes = [{{ key = "RULES_PACKAGE_ARN", value = "{PACKAGE}" }}]
+
+[[region.assessment_run.exclusion]]
+id = "{id}-agent"
+title = "Agent not found"
+description = "d"
+recommendation = "r"
+instance = "i-0abcd1234abcd1234"
+"#
+    )
+}
+
+fn scenario(runs: &[(&str, &str)]) -> String {
+    let mut toml = String::from("name = \"fingerprint\"\n[[region]]\nregion = \"us-east-1\"\n");
+    for (id, completed_at) in runs {
+        toml.push_str(&run_toml(id, completed_at));
+    }
+    toml
+}
+
+fn config(endpoint: &str, db: &Path) -> String {
+    format!(
+        r#"
+[aws]
+regions = ["us-east-1"]
+endpoint_url = "{endpoint}"
+operation_timeout = "10s"
+attempt_timeout = "5s"
+max_attempts = 1
+
+[server]
+listen = "127.0.0.1:0"
+
+[store]
+path = "{db}"
+
+[scheduler]
+jitter = "0s"
+shutdown_grace = "2s"
+
+[rules.inspector-exclusions]
+interval = "1s"
+
+[rules.inspector2-associations]
+enabled = false
+
+[rules.inspector2-coverage]
+enabled = false
+"#,
+        db = db.display()
+    )
+}
+
+/// `blindspot run`, killed when dropped.
+struct Daemon {
+    child: Child,
+    base: String,
+}
+
+impl Daemon {
+    fn start(endpoint: &str, config_path: &Path) -> Daemon {
+        let mut cmd = command(endpoint);
+        cmd.args(["run", "--config"])
+            .arg(config_path)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null());
+        let mut child = cmd.spawn().unwrap();
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let base = line
+            .trim()
+            .strip_prefix("blindspot listening on ")
+            .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
+            .trim_end_matches('/')
+            .to_owned();
+        Daemon { child, base }
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+async fn get(url: &str) -> Value {
+    let resp = reqwest::get(url).await.unwrap();
+    assert_eq!(resp.status().as_u16(), 200, "GET {url}");
+    resp.json().await.unwrap()
+}
+
+async fn findings(base: &str, status: &str) -> Vec<Value> {
+    get(&format!(
+        "{base}/api/v1/findings?status={status}&limit=1000"
+    ))
+    .await["findings"]
+        .as_array()
+        .unwrap()
+        .clone()
+}
+
+/// Polls `check` until it yields a value, for at most a minute.
+async fn wait_for<T, F, Fut>(what: &str, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while Instant::now() < deadline {
+        if let Some(value) = check().await {
+            return value;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    panic!("timed out waiting for {what}");
+}
+
+/// The open findings ordered by code, once there are two and both come from
+/// `run` (what the rule reports does not depend on how it keys them).
+async fn open_from_run(base: &str, run: &str) -> Option<Vec<Value>> {
+    let mut open = findings(base, "open").await;
+    open.sort_by_key(|f| f["code"].as_str().unwrap().to_owned());
+    let from_run = open
+        .iter()
+        .all(|f| f["details"]["assessment_run_arn"] == run);
+    (open.len() == 2 && from_run).then_some(open)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_new_run_of_the_template_keeps_the_finding_and_its_first_seen() {
+    let first_run = format!("{TEMPLATE}/run/0-first");
+    let second_run = format!("{TEMPLATE}/run/0-second");
+    let sim = common::sim(&scenario(&[("0-first", "-2d")])).await;
+    let dir = tempfile::tempdir().unwrap();
+    let (_cfg_dir, config_path) =
+        common::config_file(&config(&sim.endpoint(), &dir.path().join("blindspot.db")));
+    let daemon = Daemon::start(&sim.endpoint(), &config_path);
+    let base = daemon.base.clone();
+
+    let before = wait_for("the first run's findings", || {
+        open_from_run(&base, &first_run)
+    })
+    .await;
+
+    // The template runs again: the simulator's admin surface replaces the
+    // scenario with one holding both runs, the newer one current.
+    let resp = reqwest::Client::new()
+        .put(format!("{}/_sim/scenario", sim.endpoint()))
+        .body(scenario(&[("0-first", "-2d"), ("0-second", "-1h")]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        resp.status().as_u16(),
+        200,
+        "{}",
+        resp.text().await.unwrap()
+    );
+
+    let after = wait_for("the second run's findings", || {
+        open_from_run(&base, &second_run)
+    })
+    .await;
+
+    for (before, after) in before.iter().zip(&after) {
+        let code = &after["code"];
+        assert_eq!(before["id"], after["id"], "{code}: same finding");
+        assert_eq!(
+            before["first_seen"], after["first_seen"],
+            "{code}: first seen with the first run"
+        );
+        assert_eq!(after["reopen_count"], 0, "{code}");
+        let id = after["id"].as_str().unwrap();
+        let detail = get(&format!("{base}/api/v1/findings/{id}")).await;
+        let kinds: Vec<&str> = detail["history"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["kind"].as_str().unwrap())
+            .collect();
+        assert_eq!(kinds, ["opened"], "{code}: never resolved: {detail}");
+    }
+    let (agent, package) = (&after[0], &after[1]);
+    assert_eq!(agent["code"], "AGENT_NOT_FOUND");
+    assert_eq!(agent["resource"], "i-0abcd1234abcd1234");
+    assert_eq!(package["code"], "NO_POTENTIAL_INSTANCES_FOUND");
+    assert_eq!(package["resource"], TEMPLATE, "keyed on the template");
+    assert_eq!(
+        package["details"]["exclusion_arn"],
+        format!("{second_run}/exclusion/0-second-package")
+    );
+    assert!(
+        findings(&base, "resolved").await.is_empty(),
+        "nothing resolved"
+    );
+}
