@@ -252,3 +252,85 @@ mod checker {
         );
     }
 }
+
+/// The code of a Rust source file that ships: comments and `#[cfg(test)]`
+/// modules (which sit at the end of a file, by convention here) removed.
+fn shipped_code(source: &str) -> String {
+    let end = source.find("#[cfg(test)]").unwrap_or(source.len());
+    source[..end]
+        .lines()
+        .filter(|line| !line.trim_start().starts_with("//"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// The rule IDs and module names a shipped line of another crate would use
+/// to name a rule.
+fn rule_names(line: &str) -> Option<&'static str> {
+    const NAMES: &[&str] = &[
+        "inspector-exclusions",
+        "inspector2-associations",
+        "inspector2-coverage",
+        "blindspot_rules::exclusions",
+        "blindspot_rules::associations",
+        "blindspot_rules::coverage",
+    ];
+    NAMES.iter().copied().find(|name| line.contains(name))
+}
+
+fn rs_files(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            rs_files(&path, out);
+        } else if path.extension().is_some_and(|e| e == "rs" || e == "html") {
+            out.push(path);
+        }
+    }
+}
+
+/// Everything about a rule lives in `crates/rules`: a new rule touches its own
+/// folder, one registration line, the example config and the docs. The
+/// shipped code of every other crate names no rule (tests may, to drive one).
+#[test]
+fn no_crate_but_rules_names_a_rule() {
+    let crates = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let mut files = Vec::new();
+    for name in [
+        "blindspot",
+        "core",
+        "engine",
+        "server",
+        "store",
+        "aws",
+        "aws-sdk",
+    ] {
+        rs_files(&crates.join(name).join("src"), &mut files);
+    }
+    assert!(files.len() > 20, "found only {} source files", files.len());
+    let mut named = Vec::new();
+    for file in files {
+        let source = std::fs::read_to_string(&file).unwrap();
+        for line in shipped_code(&source).lines() {
+            if let Some(name) = rule_names(line) {
+                named.push(format!("{}: `{name}` in `{}`", file.display(), line.trim()));
+            }
+        }
+    }
+    assert!(
+        named.is_empty(),
+        "rules named outside crates/rules:\n{}",
+        named.join("\n")
+    );
+}
+
+#[test]
+fn the_rule_name_check_sees_code_but_not_comments_or_tests() {
+    let source = "/// e.g. `inspector-exclusions`\nlet id = \"inspector2-coverage\";\n#[cfg(test)]\nmod tests { \"inspector2-associations\" }";
+    let code = shipped_code(source);
+    let found: Vec<_> = code.lines().filter_map(rule_names).collect();
+    assert_eq!(found, ["inspector2-coverage"]);
+}

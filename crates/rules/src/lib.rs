@@ -30,6 +30,8 @@
 pub mod associations;
 pub mod coverage;
 pub mod exclusions;
+#[cfg(test)]
+mod test_support;
 pub mod text;
 
 use blindspot_aws::AwsClients;
@@ -75,6 +77,26 @@ impl ConfigIssue {
         }
     }
 }
+
+/// Implements [`RuleConfig::scheduling`] and [`RuleConfig::set_interval`]
+/// for a config struct with the common `enabled`, `interval` and `timeout`
+/// fields (serde cannot flatten them into a `deny_unknown_fields` table).
+macro_rules! scheduling_fields {
+    () => {
+        fn scheduling(&self) -> $crate::Scheduling {
+            $crate::Scheduling {
+                enabled: self.enabled,
+                interval: self.interval,
+                timeout: self.timeout,
+            }
+        }
+
+        fn set_interval(&mut self, interval: std::time::Duration) {
+            self.interval = interval;
+        }
+    };
+}
+pub(crate) use scheduling_fields;
 
 /// A rule's config that the registry can work with.
 pub trait RuleConfig: DeserializeOwned + Default + Clone + fmt::Debug + Send + Sync {

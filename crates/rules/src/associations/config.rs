@@ -316,17 +316,7 @@ pub fn default_expectations() -> Vec<ExpectedAssociation> {
 }
 
 impl crate::RuleConfig for AssociationsConfig {
-    fn scheduling(&self) -> crate::Scheduling {
-        crate::Scheduling {
-            enabled: self.enabled,
-            interval: self.interval,
-            timeout: self.timeout,
-        }
-    }
-
-    fn set_interval(&mut self, interval: Duration) {
-        self.interval = interval;
-    }
+    crate::scheduling_fields!();
 
     fn validate(&self) -> Result<(), crate::ConfigIssue> {
         AssociationsConfig::validate(self)

@@ -10,7 +10,7 @@ use blindspot_aws::ssm::{
 };
 use blindspot_aws::testing::{FakeSsm, Fakes};
 use blindspot_aws::{AwsError, AwsErrorKind};
-use blindspot_core::{EvalContext, Finding, NoPeers, RuleError, Scope};
+use blindspot_core::{Finding, NoPeers, RuleError, Scope};
 use chrono::{DateTime, TimeZone, Utc};
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -1115,17 +1115,8 @@ async fn fetched(fakes: &Fakes) -> Result<Snapshot, RuleError> {
 }
 
 async fn evaluate(fakes: &Fakes) -> Result<RuleReport, RuleError> {
-    let clients = fakes.clients();
-    let scope = scope();
-    let cx = EvalContext {
-        clients: &clients,
-        scope: &scope,
-        now: now(),
-        peers: &NoPeers,
-    };
-    AssociationsRule::new(&AssociationsConfig::default())
-        .evaluate(&cx)
-        .await
+    let rule = AssociationsRule::new(&AssociationsConfig::default());
+    crate::test_support::evaluate(&rule, fakes, &scope(), now(), &NoPeers).await
 }
 
 #[tokio::test]

@@ -190,15 +190,5 @@ pub(super) fn is_reason_like(text: &str) -> bool {
 }
 
 impl crate::RuleConfig for CoverageConfig {
-    fn scheduling(&self) -> crate::Scheduling {
-        crate::Scheduling {
-            enabled: self.enabled,
-            interval: self.interval,
-            timeout: self.timeout,
-        }
-    }
-
-    fn set_interval(&mut self, interval: Duration) {
-        self.interval = interval;
-    }
+    crate::scheduling_fields!();
 }

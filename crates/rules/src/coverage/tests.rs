@@ -1070,15 +1070,7 @@ async fn evaluate(
     peers: &dyn PeerFindings,
     at: DateTime<Utc>,
 ) -> Result<RuleReport, RuleError> {
-    let clients = fakes.clients();
-    let scope = scope();
-    let cx = EvalContext {
-        clients: &clients,
-        scope: &scope,
-        now: at,
-        peers,
-    };
-    CoverageRule::new(config).evaluate(&cx).await
+    crate::test_support::evaluate(&CoverageRule::new(config), fakes, &scope(), at, peers).await
 }
 
 /// (operation, argument) of every Inspector v2 call, in order.
@@ -1278,17 +1270,11 @@ async fn the_rule_remembers_nothing_between_evaluations() {
         vec![inactive("i-1", "PENDING_INITIAL_SCAN")],
         0,
     );
-    let clients = fakes.clients();
-    let scope = scope();
     let rule = CoverageRule::new(&CoverageConfig::default());
     for at in [now(), now() + hours(25)] {
-        let cx = EvalContext {
-            clients: &clients,
-            scope: &scope,
-            now: at,
-            peers: &NoPeers,
-        };
-        let report = rule.evaluate(&cx).await.unwrap();
+        let report = crate::test_support::evaluate(&rule, &fakes, &scope(), at, &NoPeers)
+            .await
+            .unwrap();
         assert_eq!(report.findings[0].severity, Severity::Info, "{at}");
         assert_eq!(report.findings[0].details["first_seen"], at.to_rfc3339());
     }

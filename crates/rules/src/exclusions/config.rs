@@ -50,15 +50,5 @@ impl Default for ExclusionsConfig {
 }
 
 impl crate::RuleConfig for ExclusionsConfig {
-    fn scheduling(&self) -> crate::Scheduling {
-        crate::Scheduling {
-            enabled: self.enabled,
-            interval: self.interval,
-            timeout: self.timeout,
-        }
-    }
-
-    fn set_interval(&mut self, interval: Duration) {
-        self.interval = interval;
-    }
+    crate::scheduling_fields!();
 }

@@ -9,7 +9,7 @@ use super::*;
 use blindspot_aws::classic::{AssessmentRun, Exclusion, FailedItem, KeyValue};
 use blindspot_aws::testing::{FakeClassic, Fakes};
 use blindspot_aws::{AwsError, AwsErrorKind};
-use blindspot_core::{EvalContext, EvaluationStatus, NoPeers, Scope, Severity};
+use blindspot_core::{EvaluationStatus, NoPeers, Scope, Severity};
 use chrono::{DateTime, Utc};
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -795,23 +795,17 @@ async fn the_rule_judges_what_it_fetched() {
         }),
         ..Fakes::default()
     };
-    let clients = fakes.clients();
-    let scope = scope();
-    let cx = EvalContext {
-        clients: &clients,
-        scope: &scope,
-        now: now(),
-        peers: &NoPeers,
-    };
     let rule = ExclusionsRule::new(&ExclusionsConfig::default());
     assert_eq!(rule.meta().id, ID);
     assert_eq!(rule.meta().aliases, ["Inspector-003"]);
-    let report = rule.evaluate(&cx).await.unwrap();
+    let report = crate::test_support::evaluate(&rule, &fakes, &scope(), now(), &NoPeers)
+        .await
+        .unwrap();
 
     // The fetch sees neither the run outside the window nor the superseded
     // run's exclusions; neither changes the judgement of the hand-built
     // snapshot, apart from the one run the listing filtered out.
-    let mut expected = judge(&snapshot, &ExclusionsConfig::default(), &scope);
+    let mut expected = judge(&snapshot, &ExclusionsConfig::default(), &scope());
     expected.counts.insert("runs_listed".into(), 3);
     assert_eq!(report, expected);
     assert_eq!(fakes.classic.script.count("ListExclusions"), 1);
