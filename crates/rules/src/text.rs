@@ -12,6 +12,18 @@ pub fn duration(d: Duration) -> String {
     humantime_serde::re::humantime::format_duration(shown).to_string()
 }
 
+/// A value from AWS as one word of a POSIX shell command. The commands that
+/// findings carry are meant to be pasted into a shell, and an instance ID,
+/// association name or resource ID comes from outside: it is quoted unless it
+/// only has characters a shell reads literally (real IDs stay as they are).
+pub fn shell_word(value: &str) -> String {
+    // try_quote fails only on a NUL byte, which no shell word can hold.
+    let clean: String = value.chars().filter(|c| *c != '\0').collect();
+    shlex::try_quote(&clean)
+        .map(|quoted| quoted.into_owned())
+        .unwrap_or_else(|_| "''".to_owned())
+}
+
 /// A duration as an SSM rate expression, e.g. `rate(30 minutes)`: what a
 /// remediation command sets a schedule back to.
 pub fn rate_expression(every: Duration) -> String {
@@ -42,6 +54,28 @@ mod tests {
         ];
         for (secs, text) in cases {
             assert_eq!(duration(Duration::from_secs(secs)), text, "{secs}s");
+        }
+    }
+
+    #[test]
+    fn aws_values_are_quoted_only_when_a_shell_would_misread_them() {
+        let cases = [
+            ("i-0abcd1234abcd1234", "i-0abcd1234abcd1234"),
+            (
+                "InspectorInventoryCollection-do-not-delete",
+                "InspectorInventoryCollection-do-not-delete",
+            ),
+            (
+                "arn:aws:lambda:eu-west-1:111122223333:function:f",
+                "arn:aws:lambda:eu-west-1:111122223333:function:f",
+            ),
+            ("i-1; rm -rf /", "'i-1; rm -rf /'"),
+            ("$(id)", "'$(id)'"),
+            ("it's", "\"it's\""),
+            ("a\0b", "ab"),
+        ];
+        for (value, word) in cases {
+            assert_eq!(shell_word(value), word, "{value:?}");
         }
     }
 

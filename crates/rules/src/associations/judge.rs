@@ -12,7 +12,7 @@ use super::{
     EXECUTION_STALE, ID, INVENTORY_DOCUMENT, SCHEDULE_TOO_SLOW, SCHEDULE_UNPARSEABLE,
     TARGETS_NARROWED,
 };
-use crate::text::{duration, rate_expression};
+use crate::text::{duration, rate_expression, shell_word};
 use blindspot_aws::ssm::{Association, AssociationExecution};
 use blindspot_core::{Finding, Measurement, RuleReport, Schedule, ScheduleError, Scope, Severity};
 use chrono::{DateTime, Utc};
@@ -276,7 +276,7 @@ fn missing(
     .remediation(format!(
         "aws ssm create-association --association-name {} --name {document} --targets \
          Key=InstanceIds,Values=* --schedule-expression \"{schedule}\" --region {region}",
-        expected.name
+        shell_word(&expected.name)
     ))
     .detail("association_name", &expected.name)
     .detail("document", &document)
@@ -319,7 +319,7 @@ fn duplicates(
         .map(|a| {
             format!(
                 "aws ssm delete-association --association-id {} --region {region}",
-                a.association_id
+                shell_word(&a.association_id)
             )
         })
         .collect();
@@ -543,7 +543,7 @@ fn document_mismatch(s: &Subject<'_>, severity: Severity) -> Option<Finding> {
         .recommendation("Point the association back at the document Inspector expects.")
         .remediation(format!(
             "aws ssm update-association --association-id {} --name {accepted} --region {}",
-            s.assoc.association_id,
+            shell_word(&s.assoc.association_id),
             s.region()
         ))
         .detail("accepted_documents", &expected.documents);
@@ -575,7 +575,7 @@ fn targets_narrowed(s: &Subject<'_>, severity: Severity) -> Option<Finding> {
         .remediation(format!(
             "aws ssm update-association --association-id {} --targets Key=InstanceIds,Values=* \
              --region {}",
-            s.assoc.association_id,
+            shell_word(&s.assoc.association_id),
             s.region()
         ));
     Some(s.with_details(finding))
@@ -604,7 +604,7 @@ fn schedule_unparseable(s: &Subject<'_>, severity: Severity, err: &ScheduleError
         finding = finding.remediation(format!(
             "aws ssm update-association --association-id {} --schedule-expression \"{}\" \
              --region {}",
-            s.assoc.association_id,
+            shell_word(&s.assoc.association_id),
             rate_expression(max),
             s.region()
         ));
@@ -654,7 +654,7 @@ fn too_slow(s: &Subject<'_>, severity: Severity, interval: Option<Duration>) -> 
         .remediation(format!(
             "aws ssm update-association --association-id {} --schedule-expression \"{}\" \
              --region {}",
-            s.assoc.association_id,
+            shell_word(&s.assoc.association_id),
             rate_expression(max),
             s.region()
         ))
@@ -677,11 +677,12 @@ fn execution_failed(s: &Subject<'_>, severity: Severity) -> Option<Finding> {
         Some(exec) => format!(
             "aws ssm describe-association-execution-targets --association-id {} --execution-id \
              {} --filters Key=Status,Value=Failed --region {region}",
-            assoc.association_id, exec.execution_id
+            shell_word(&assoc.association_id),
+            shell_word(&exec.execution_id)
         ),
         None => format!(
             "aws ssm describe-association-executions --association-id {} --region {region}",
-            assoc.association_id
+            shell_word(&assoc.association_id)
         ),
     };
     let refreshed = if s.document == INVENTORY_DOCUMENT {
@@ -801,7 +802,7 @@ fn stale(s: &Subject<'_>, severity: Severity, staleness: &Staleness) -> Option<F
         )
         .remediation(format!(
             "aws ssm start-associations-once --association-ids {} --region {}",
-            assoc.association_id,
+            shell_word(&assoc.association_id),
             s.region()
         ))
         .detail("last_execution", last)

@@ -646,7 +646,10 @@ impl<'a> Judge<'a> {
         if let Some(command) = spec.remediation {
             finding = finding.remediation(
                 command
-                    .replace("{resource}", &resource.resource_id)
+                    .replace(
+                        "{resource}",
+                        &crate::text::shell_word(&resource.resource_id),
+                    )
                     .replace("{region}", &self.scope.region),
             );
         }

