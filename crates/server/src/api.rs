@@ -1,12 +1,13 @@
 //! Handlers: health, readiness, metrics, the JSON API and the dashboard page.
 //!
 //! Store calls are synchronous (SQLite) and run on the blocking pool so a slow
-//! disk never stalls the async workers that answer `/healthz`.
+//! disk never stalls the async workers that answer `/healthz`. A failed store
+//! call is counted in [`StoreErrorCounter`] (exported by `/metrics`).
 
 use crate::auth::require_token;
 use crate::error::ApiError;
 use crate::metrics;
-use crate::AppState;
+use crate::{AppState, StoreErrorCounter};
 use axum::extract::rejection::{PathRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
@@ -20,6 +21,7 @@ use blindspot_store::{
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
+use std::time::{Duration, Instant};
 
 /// The default and maximum page sizes of list endpoints.
 const DEFAULT_FINDINGS_LIMIT: usize = 100;
@@ -31,22 +33,42 @@ const MAX_ID_LEN: usize = 128;
 
 const DASHBOARD: &str = include_str!("dashboard.html");
 
-/// Runs a store call on the blocking pool and maps its errors.
+/// How long a scrape waits for the store before it answers without the
+/// store's families: below the request timeout (10 s in `ServerConfig`'s
+/// default), so the scrape still gets its in-process counters and
+/// `blindspot_store_up 0` rather than a timeout.
+const METRICS_STORE_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Runs a store read on the blocking pool and maps its errors.
 async fn with_store<T, F>(state: &AppState, f: F) -> Result<T, ApiError>
+where
+    T: Send + 'static,
+    F: FnOnce(&dyn Store) -> Result<T, StoreError> + Send + 'static,
+{
+    with_store_as(state, StoreErrorCounter::READ, f).await
+}
+
+/// Runs a store call on the blocking pool, maps its errors, and counts a
+/// failure under `operation` (a bad cursor is the client's, not the store's).
+async fn with_store_as<T, F>(state: &AppState, operation: &'static str, f: F) -> Result<T, ApiError>
 where
     T: Send + 'static,
     F: FnOnce(&dyn Store) -> Result<T, StoreError> + Send + 'static,
 {
     let store = state.store.clone();
     let joined = tokio::task::spawn_blocking(move || f(store.as_ref())).await;
+    let failed = |detail: String| {
+        state.evaluations.store_errors().record(operation);
+        ApiError::Internal(detail)
+    };
     match joined {
         Ok(Ok(value)) => Ok(value),
         Ok(Err(StoreError::InvalidCursor)) => Err(ApiError::invalid(
             "cursor",
             "not a cursor returned by a previous page",
         )),
-        Ok(Err(err)) => Err(ApiError::Internal(err.to_string())),
-        Err(join) => Err(ApiError::Internal(format!("store task failed: {join}"))),
+        Ok(Err(err)) => Err(failed(err.to_string())),
+        Err(join) => Err(failed(format!("store task failed: {join}"))),
     }
 }
 
@@ -64,7 +86,11 @@ struct Readiness {
 }
 
 pub(crate) async fn readyz(State(state): State<AppState>) -> Response {
-    let writable = match with_store(&state, |s| s.check_writable()).await {
+    let writable = match with_store_as(&state, StoreErrorCounter::CHECK_WRITABLE, |s| {
+        s.check_writable()
+    })
+    .await
+    {
         Ok(()) => true,
         Err(err) => {
             // The detail (a path, an SQLite message) goes to the log only.
@@ -104,10 +130,14 @@ pub(crate) async fn readyz(State(state): State<AppState>) -> Response {
     (status, Json(body)).into_response()
 }
 
+/// `/metrics` always answers 200: when the store cannot be read (an error,
+/// a panic, or no answer within [`METRICS_STORE_TIMEOUT`]) it serves the
+/// in-process families with `blindspot_store_up 0`, because those counters
+/// matter most exactly when the store is in trouble.
 pub(crate) async fn metrics(
     State(state): State<AppState>,
     headers: axum::http::HeaderMap,
-) -> Result<Response, ApiError> {
+) -> Response {
     // Prometheus asks for OpenMetrics in its Accept header; everything else
     // (curl, promtool, older servers) gets the classic text format.
     let openmetrics = headers
@@ -115,20 +145,50 @@ pub(crate) async fn metrics(
         .iter()
         .filter_map(|v| v.to_str().ok())
         .any(|v| v.contains("application/openmetrics-text"));
-    let mut input = with_store(&state, metrics::gather_from_store).await?;
-    input.version = state.version.to_owned();
+    let started = Instant::now();
+    let store = state.store.clone();
+    let read = tokio::task::spawn_blocking(move || metrics::gather_from_store(store.as_ref()));
+    let gathered = match tokio::time::timeout(METRICS_STORE_TIMEOUT, read).await {
+        Ok(Ok(Ok(data))) => Ok(data),
+        Ok(Ok(Err(err))) => Err(err.to_string()),
+        Ok(Err(join)) => Err(format!("the store read failed: {join}")),
+        Err(_) => Err(format!(
+            "the store did not answer within {}s",
+            METRICS_STORE_TIMEOUT.as_secs()
+        )),
+    };
+    let scrape_seconds = started.elapsed().as_secs_f64();
+    let store_errors = state.evaluations.store_errors();
+    let store = match gathered {
+        Ok(data) => Some(data),
+        Err(detail) => {
+            tracing::warn!(error = %detail, "metrics: cannot read the store; serving in-process metrics only");
+            store_errors.record(StoreErrorCounter::READ);
+            None
+        }
+    };
     let rules = state.control.rules();
-    input.rule_ids = rules.iter().map(|r| r.meta.id.to_owned()).collect();
-    // Rules declare their measurements' HELP texts; the server names no rule.
-    input.measurement_help = rules
-        .iter()
-        .flat_map(|r| r.meta.measurements)
-        .map(|m| (metrics::sanitize_metric_name(m.name), m.help.to_owned()))
-        .collect();
-    input.evaluations = state.evaluations.snapshot();
-    input.calls = state.calls.snapshot();
-    let text = metrics::render(&input)
-        .map_err(|err| ApiError::Internal(format!("encoding metrics: {err}")))?;
+    let input = metrics::MetricsInput {
+        version: state.version.to_owned(),
+        rule_ids: rules.iter().map(|r| r.meta.id.to_owned()).collect(),
+        // Rules declare their measurements' HELP texts; the server names no rule.
+        measurement_help: rules
+            .iter()
+            .flat_map(|r| r.meta.measurements)
+            .map(|m| (metrics::sanitize_metric_name(m.name), m.help.to_owned()))
+            .collect(),
+        store,
+        scrape_seconds,
+        evaluations: state.evaluations.snapshot(),
+        store_errors: store_errors.snapshot(),
+        calls: state.calls.snapshot(),
+    };
+    // Writing into a String cannot fail; should the encoder ever report an
+    // error, the scrape still answers rather than hiding the counters.
+    let text = metrics::render(&input).unwrap_or_else(|err| {
+        tracing::error!("encoding metrics failed: {err}");
+        String::new()
+    });
     let (content_type, text) = if openmetrics {
         (metrics::CONTENT_TYPE, text)
     } else {
@@ -137,11 +197,11 @@ pub(crate) async fn metrics(
             metrics::to_prometheus_text(&text),
         )
     };
-    Ok((
+    (
         [(header::CONTENT_TYPE, HeaderValue::from_static(content_type))],
         text,
     )
-        .into_response())
+        .into_response()
 }
 
 pub(crate) async fn dashboard() -> Response {
@@ -257,7 +317,11 @@ fn parse_status(value: Option<String>) -> Result<Option<FindingStatus>, ApiError
         None => Ok(None),
         Some("open") => Ok(Some(FindingStatus::Open)),
         Some("resolved") => Ok(Some(FindingStatus::Resolved)),
-        Some(_) => Err(ApiError::invalid("status", "must be one of open, resolved")),
+        Some("withdrawn") => Ok(Some(FindingStatus::Withdrawn)),
+        Some(_) => Err(ApiError::invalid(
+            "status",
+            "must be one of open, resolved, withdrawn",
+        )),
     }
 }
 
@@ -308,7 +372,7 @@ pub(crate) async fn list_findings(
 pub(crate) struct FindingDetail {
     #[serde(flatten)]
     finding: StoredFinding,
-    /// Opened, resolved and reopened, oldest first.
+    /// Opened, resolved, withdrawn and reopened, oldest first.
     history: Vec<FindingEvent>,
 }
 

@@ -1,15 +1,21 @@
 //! The Prometheus exposition at `/metrics`.
 //!
 //! The exposition is rebuilt on every scrape from the store (open finding
-//! counts and the latest evaluation of every rule, account and region) rather
-//! than kept in long-lived gauges. The store is the source of truth and
-//! survives restarts, so a restarted daemon exports the same gauges before its
-//! first evaluation, and there is no second copy that could drift from what the
-//! API shows. A scrape costs a handful of indexed queries over a few hundred
-//! rows, which is negligible at scrape intervals.
+//! counts, each scope's health and the latest evaluation of every rule,
+//! account and region) rather than kept in long-lived gauges. The store is the
+//! source of truth and survives restarts, so a restarted daemon exports the
+//! same gauges before its first evaluation, and there is no second copy that
+//! could drift from what the API shows. Status, duration, last success and
+//! consecutive failures come from the store's scope health, which retention
+//! never prunes: a scope that has failed for weeks still exports when it last
+//! succeeded, and one that never did still exports its status and failures.
+//! A scrape costs a handful of indexed queries.
 //!
-//! The counters that have no place in the store are kept in process:
-//! [`EvaluationCounter`] (fed by the binary from the scheduler) and
+//! A scrape never fails. When the store cannot be read, the families that
+//! come from it are left out, `blindspot_store_up` is 0, and the in-process
+//! counters are still served: [`EvaluationCounter`] (fed by the binary from
+//! the scheduler, including evaluations the store could not record),
+//! [`StoreErrorCounter`] (failed store operations) and
 //! [`blindspot_core::CallCounter`] (fed by the AWS adapter). They restart at
 //! zero with the process, which Prometheus' `rate()` handles.
 //!
@@ -19,10 +25,9 @@
 //! by rules × severities × accounts × regions plus what rules measure.
 
 use blindspot_core::{EvaluationStatus, Scope, Severity};
-use blindspot_store::{EvaluationRecord, Store, StoreError};
-use chrono::{DateTime, Utc};
+use blindspot_store::{EvaluationRecord, ScopeHealth, Store, StoreError};
 use prometheus_client::collector::Collector;
-use prometheus_client::encoding::{DescriptorEncoder, NoLabelSet};
+use prometheus_client::encoding::{DescriptorEncoder, MetricEncoder, NoLabelSet};
 use prometheus_client::metrics::MetricType;
 use prometheus_client::registry::{Registry, Unit};
 use std::collections::{BTreeMap, BTreeSet};
@@ -39,28 +44,92 @@ pub const TEXT_CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 /// The metric name prefix.
 const PREFIX: &str = "blindspot";
 
-/// How many recent evaluations of a rule to search for the last success of a
-/// scope whose latest evaluation failed. Bounds the scrape's cost; a scope
-/// that has not succeeded in that many evaluations exports no timestamp, which
-/// alerts on `absent()` or staleness catch.
-const LAST_SUCCESS_LOOKBACK: usize = 500;
+/// The status `blindspot_evaluations_total` counts an evaluation under when
+/// the store could not record it, whatever the evaluation's own status.
+pub const WRITE_FAILED: &str = "write_failed";
+
+/// Failed store operations by operation, since the process started.
+///
+/// The server records its own failed reads; the binary records what the
+/// scheduler and start-up could not write (through
+/// [`EvaluationCounter::record_write_failure`], or [`record`](Self::record)
+/// directly). Exported as `blindspot_store_errors_total{operation}`. Cheap to
+/// clone; clones share the counts.
+#[derive(Debug, Clone, Default)]
+pub struct StoreErrorCounter {
+    inner: Arc<Mutex<BTreeMap<&'static str, u64>>>,
+}
+
+impl StoreErrorCounter {
+    /// A read for the API, the dashboard or `/metrics`.
+    pub const READ: &'static str = "read";
+    /// The readiness probe's write check.
+    pub const CHECK_WRITABLE: &'static str = "check_writable";
+    /// Recording an evaluation.
+    pub const RECORD_EVALUATION: &'static str = "record_evaluation";
+    /// Withdrawing findings (unconfigured or long-unavailable scopes).
+    pub const WITHDRAW: &'static str = "withdraw";
+    /// The operations every exposition lists, from zero, so that `rate()`
+    /// sees the first failure.
+    pub const OPERATIONS: [&'static str; 4] = [
+        Self::CHECK_WRITABLE,
+        Self::READ,
+        Self::RECORD_EVALUATION,
+        Self::WITHDRAW,
+    ];
+
+    /// Records one failed operation. The name is a label value, so it is a
+    /// constant, never data: preferably one of [`OPERATIONS`](Self::OPERATIONS).
+    pub fn record(&self, operation: &'static str) {
+        let mut map = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        *map.entry(operation).or_default() += 1;
+    }
+
+    /// Every counter as `(operation, count)`, sorted.
+    pub fn snapshot(&self) -> Vec<(&'static str, u64)> {
+        let map = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        map.iter().map(|(k, v)| (*k, *v)).collect()
+    }
+}
 
 /// Finished evaluations by rule and status, since the process started.
 ///
 /// The binary records every evaluation the scheduler finishes; the server
-/// exports it as `blindspot_evaluations_total{rule,status}`. Cheap to clone.
+/// exports it as `blindspot_evaluations_total{rule,status}`. An evaluation
+/// the store could not record is counted as [`WRITE_FAILED`], not under its
+/// own status. It carries the [`StoreErrorCounter`] the server exports, so
+/// that one handle feeds both. Cheap to clone; clones share the counts.
 #[derive(Debug, Clone, Default)]
 pub struct EvaluationCounter {
     inner: Arc<Mutex<BTreeMap<(String, &'static str), u64>>>,
+    store_errors: StoreErrorCounter,
 }
 
 impl EvaluationCounter {
-    /// Records one finished evaluation.
+    /// Records one finished evaluation that the store recorded.
     pub fn record(&self, rule: &str, status: EvaluationStatus) {
+        self.add(rule, status.as_str());
+    }
+
+    /// Records one finished evaluation that the store failed to record: as
+    /// [`WRITE_FAILED`] (not as its own status, which nothing will show), and
+    /// as a failed [`StoreErrorCounter::RECORD_EVALUATION`].
+    pub fn record_write_failure(&self, rule: &str) {
+        self.add(rule, WRITE_FAILED);
+        self.store_errors
+            .record(StoreErrorCounter::RECORD_EVALUATION);
+    }
+
+    /// The store error counter exported with these counts.
+    pub fn store_errors(&self) -> StoreErrorCounter {
+        self.store_errors.clone()
+    }
+
+    fn add(&self, rule: &str, status: &'static str) {
         // A poisoned lock only means another thread panicked mid-increment;
         // the counts are still meaningful, so keep counting.
         let mut map = self.inner.lock().unwrap_or_else(|e| e.into_inner());
-        *map.entry((rule.to_owned(), status.as_str())).or_default() += 1;
+        *map.entry((rule.to_owned(), status)).or_default() += 1;
     }
 
     /// Every counter as `((rule, status), count)`, sorted.
@@ -70,6 +139,15 @@ impl EvaluationCounter {
     }
 }
 
+/// What a scrape reads from the store.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct StoreData {
+    pub open_counts: Vec<(String, Severity, Scope, u64)>,
+    pub health: Vec<ScopeHealth>,
+    /// Only for the rules' measurements.
+    pub latest: Vec<EvaluationRecord>,
+}
+
 /// Everything one scrape exports, gathered before encoding.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct MetricsInput {
@@ -77,44 +155,22 @@ pub(crate) struct MetricsInput {
     pub rule_ids: Vec<String>,
     /// HELP texts of rule measurements, by measurement name, from `RuleMeta`.
     pub measurement_help: BTreeMap<String, String>,
-    pub open_counts: Vec<(String, Severity, Scope, u64)>,
-    pub latest: Vec<EvaluationRecord>,
-    pub last_success: BTreeMap<(String, Scope), DateTime<Utc>>,
+    /// None when the store could not be read: its families are left out.
+    pub store: Option<StoreData>,
+    /// How long reading the store took, in seconds.
+    pub scrape_seconds: f64,
     pub evaluations: Vec<((String, &'static str), u64)>,
+    pub store_errors: Vec<(&'static str, u64)>,
     pub calls: Vec<((String, String, String), u64)>,
 }
 
 /// Reads what a scrape needs from the store. Synchronous: call it on a
 /// blocking thread.
-pub(crate) fn gather_from_store(store: &dyn Store) -> Result<MetricsInput, StoreError> {
-    let open_counts = store.open_counts()?;
-    let latest = store.latest_evaluations()?;
-    let mut last_success = BTreeMap::new();
-    let mut rules_to_search = BTreeSet::new();
-    for record in &latest {
-        let key = (record.rule.clone(), record.scope.clone());
-        if record.status == EvaluationStatus::Ok {
-            last_success.insert(key, record.finished_at);
-        } else {
-            rules_to_search.insert(record.rule.clone());
-        }
-    }
-    // Only rules with a failing scope need history; in the steady state this
-    // loop does nothing.
-    for rule in rules_to_search {
-        for record in store.evaluations(Some(&rule), LAST_SUCCESS_LOOKBACK)? {
-            if record.status == EvaluationStatus::Ok {
-                last_success
-                    .entry((record.rule.clone(), record.scope.clone()))
-                    .or_insert(record.finished_at);
-            }
-        }
-    }
-    Ok(MetricsInput {
-        open_counts,
-        latest,
-        last_success,
-        ..MetricsInput::default()
+pub(crate) fn gather_from_store(store: &dyn Store) -> Result<StoreData, StoreError> {
+    Ok(StoreData {
+        open_counts: store.open_counts()?,
+        health: store.scope_health()?,
+        latest: store.latest_evaluations()?,
     })
 }
 
@@ -266,11 +322,12 @@ impl Collector for Snapshot {
                 metric_type,
             )?;
             for (labels, value) in &family.series {
-                let mut series = metric.encode_family(labels)?;
-                match value {
-                    Value::Int(v) => series.encode_gauge(v)?,
-                    Value::Float(v) => series.encode_gauge(v)?,
-                    Value::Counter(v) => series.encode_counter::<NoLabelSet, u64, u64>(v, None)?,
+                // A family without labels has one series, written without
+                // braces (an empty label set would render as `{}`).
+                if labels.is_empty() {
+                    encode_value(&mut metric, value)?;
+                } else {
+                    encode_value(&mut metric.encode_family(labels)?, value)?;
                 }
             }
         }
@@ -278,101 +335,35 @@ impl Collector for Snapshot {
     }
 }
 
+fn encode_value(series: &mut MetricEncoder<'_>, value: &Value) -> Result<(), std::fmt::Error> {
+    match value {
+        Value::Int(v) => series.encode_gauge(v),
+        Value::Float(v) => series.encode_gauge(v),
+        Value::Counter(v) => series.encode_counter::<NoLabelSet, u64, u64>(v, None),
+    }
+}
+
 /// Builds the families of one scrape. Pure, so it is tested on its own.
 fn families(input: &MetricsInput) -> Vec<Family> {
-    const CACHED: &str = "Cached from the last evaluation";
-
     let mut build = Family::gauge(
         "build_info",
         "Always 1; the version label is the running blindspot version.",
     );
     build.set(&[("version", &input.version)], Value::Int(1));
 
-    let mut findings = Family::gauge(
-        "findings",
-        &format!("Open findings by rule, severity, account and region. {CACHED} of each scope."),
-    );
-    // Every evaluated scope exports all severities, zeros included, so a
-    // resolved problem shows as 0 rather than as a vanished series.
-    for record in &input.latest {
-        for severity in Severity::ALL {
-            findings.set(
-                &[
-                    ("rule", &record.rule),
-                    ("severity", severity.as_str()),
-                    ("account", &record.scope.account),
-                    ("region", &record.scope.region),
-                ],
-                Value::Int(0),
-            );
-        }
-    }
-    for (rule, severity, scope, count) in &input.open_counts {
-        findings.set(
-            &[
-                ("rule", rule),
-                ("severity", severity.as_str()),
-                ("account", &scope.account),
-                ("region", &scope.region),
-            ],
-            Value::Int(i64::try_from(*count).unwrap_or(i64::MAX)),
-        );
-    }
-
-    let mut status = Family::gauge(
-        "evaluation_status",
-        &format!("1 for the status of the latest evaluation of each rule, account and region, 0 for the others. {CACHED}."),
-    );
-    let mut duration = Family::gauge(
-        "evaluation_duration_seconds",
-        &format!("Duration of the latest evaluation of each rule, account and region, in seconds. {CACHED}."),
-    );
-    for record in &input.latest {
-        let scope = [
-            ("rule", record.rule.as_str()),
-            ("account", record.scope.account.as_str()),
-            ("region", record.scope.region.as_str()),
-        ];
-        for candidate in [
-            EvaluationStatus::Ok,
-            EvaluationStatus::Error,
-            EvaluationStatus::Unavailable,
-        ] {
-            let mut labels = scope.to_vec();
-            labels.push(("status", candidate.as_str()));
-            let on = i64::from(candidate == record.status);
-            status.set(&labels, Value::Int(on));
-        }
-        let elapsed = (record.finished_at - record.started_at)
-            .to_std()
-            .map(|d| d.as_secs_f64())
-            .unwrap_or(0.0);
-        duration.set(&scope, Value::Float(elapsed));
-    }
-
-    let mut last_success = Family::gauge(
-        "evaluation_last_success_timestamp_seconds",
-        &format!("Unix time at which the last successful (status ok) evaluation of each rule, account and region finished. {CACHED}."),
-    );
-    for ((rule, scope), at) in &input.last_success {
-        last_success.set(
-            &[
-                ("rule", rule),
-                ("account", &scope.account),
-                ("region", &scope.region),
-            ],
-            Value::Float(at.timestamp_millis() as f64 / 1000.0),
-        );
+    let mut out = vec![build];
+    if let Some(store) = &input.store {
+        out.extend(store_families(store));
     }
 
     let mut evaluations = Family::counter(
         "evaluations",
-        "Evaluations finished since the daemon started, by rule and status.",
+        &format!("Evaluations finished since the daemon started, by rule and status; {WRITE_FAILED} counts those the store could not record, whatever their own status."),
     );
     // Known rules start at zero for every status so `rate()` and `increase()`
     // see the first error instead of a series appearing from nothing.
     for rule in &input.rule_ids {
-        for s in ["ok", "error", "unavailable"] {
+        for s in ["ok", "error", "unavailable", WRITE_FAILED] {
             evaluations.set(&[("rule", rule), ("status", s)], Value::Counter(0));
         }
     }
@@ -395,19 +386,132 @@ fn families(input: &MetricsInput) -> Vec<Family> {
         );
     }
 
-    let mut out = vec![
-        build,
-        findings,
-        status,
-        duration,
-        last_success,
-        evaluations,
-        requests,
-    ];
-    let reserved: BTreeSet<String> = out.iter().map(Family::full_name).collect();
+    let mut store_up = Family::gauge(
+        "store_up",
+        "1 if this scrape read the store, 0 if it could not; the families cached from the last evaluation are then missing from this scrape.",
+    );
+    store_up.set(&[], Value::Int(i64::from(input.store.is_some())));
 
+    let mut store_errors = Family::counter(
+        "store_errors",
+        "Failed store operations since the daemon started, by operation: read (API, dashboard and metrics), check_writable (readiness), record_evaluation (an evaluation that could not be recorded), withdraw.",
+    );
+    for operation in crate::StoreErrorCounter::OPERATIONS {
+        store_errors.set(&[("operation", operation)], Value::Counter(0));
+    }
+    for (operation, n) in &input.store_errors {
+        store_errors.set(&[("operation", operation)], Value::Counter(*n));
+    }
+
+    let mut scrape = Family::gauge(
+        "scrape_duration_seconds",
+        "Time this scrape spent reading the store, in seconds.",
+    );
+    scrape.set(&[], Value::Float(input.scrape_seconds));
+
+    out.extend([evaluations, requests, store_up, store_errors, scrape]);
+    if let Some(store) = &input.store {
+        let reserved: BTreeSet<String> = out.iter().map(Family::full_name).collect();
+        out.extend(measurement_families(
+            store,
+            &input.measurement_help,
+            &reserved,
+        ));
+    }
+    out
+}
+
+const CACHED: &str = "Cached from the last evaluation";
+
+/// The families read from the store: findings and each scope's health.
+fn store_families(store: &StoreData) -> Vec<Family> {
+    let mut findings = Family::gauge(
+        "findings",
+        &format!("Open findings by rule, severity, account and region. {CACHED} of each scope."),
+    );
+    // Every evaluated scope exports all severities, zeros included, so a
+    // resolved problem shows as 0 rather than as a vanished series.
+    for health in &store.health {
+        for severity in Severity::ALL {
+            findings.set(
+                &[
+                    ("rule", &health.rule),
+                    ("severity", severity.as_str()),
+                    ("account", &health.scope.account),
+                    ("region", &health.scope.region),
+                ],
+                Value::Int(0),
+            );
+        }
+    }
+    for (rule, severity, scope, count) in &store.open_counts {
+        findings.set(
+            &[
+                ("rule", rule),
+                ("severity", severity.as_str()),
+                ("account", &scope.account),
+                ("region", &scope.region),
+            ],
+            Value::Int(i64::try_from(*count).unwrap_or(i64::MAX)),
+        );
+    }
+
+    let mut status = Family::gauge(
+        "evaluation_status",
+        &format!("1 for the status of the latest evaluation of each rule, account and region, 0 for the others. {CACHED}."),
+    );
+    let mut duration = Family::gauge(
+        "evaluation_duration_seconds",
+        &format!("Duration of the latest evaluation of each rule, account and region, in seconds. {CACHED}."),
+    );
+    let mut last_success = Family::gauge(
+        "evaluation_last_success_timestamp_seconds",
+        &format!("Unix time at which the last successful (status ok) evaluation of each rule, account and region finished, however long ago; absent for a scope that never succeeded. {CACHED}."),
+    );
+    let mut failures = Family::gauge(
+        "evaluation_consecutive_failures",
+        &format!("Evaluations of each rule, account and region that ended in error since its last successful one (since its first if none was); unavailable evaluations neither count nor reset it. {CACHED}."),
+    );
+    for health in &store.health {
+        let scope = [
+            ("rule", health.rule.as_str()),
+            ("account", health.scope.account.as_str()),
+            ("region", health.scope.region.as_str()),
+        ];
+        for candidate in [
+            EvaluationStatus::Ok,
+            EvaluationStatus::Error,
+            EvaluationStatus::Unavailable,
+        ] {
+            let mut labels = scope.to_vec();
+            labels.push(("status", candidate.as_str()));
+            let on = i64::from(candidate == health.status);
+            status.set(&labels, Value::Int(on));
+        }
+        let elapsed = (health.finished_at - health.started_at)
+            .to_std()
+            .map(|d| d.as_secs_f64())
+            .unwrap_or(0.0);
+        duration.set(&scope, Value::Float(elapsed));
+        if let Some(at) = health.last_success_at {
+            last_success.set(&scope, Value::Float(at.timestamp_millis() as f64 / 1000.0));
+        }
+        failures.set(
+            &scope,
+            Value::Int(i64::try_from(health.consecutive_failures).unwrap_or(i64::MAX)),
+        );
+    }
+    vec![findings, status, duration, last_success, failures]
+}
+
+/// One family per measurement name in the latest evaluations.
+fn measurement_families(
+    store: &StoreData,
+    measurement_help: &BTreeMap<String, String>,
+    reserved: &BTreeSet<String>,
+) -> Vec<Family> {
     let mut measured: BTreeMap<String, Family> = BTreeMap::new();
-    for record in &input.latest {
+    for record in &store.latest {
         for m in &record.measurements {
             let name = sanitize_metric_name(&m.name);
             if reserved.contains(&name) {
@@ -419,13 +523,9 @@ fn families(input: &MetricsInput) -> Vec<Family> {
                 continue;
             }
             let family = measured.entry(name.clone()).or_insert_with(|| {
-                let help = input
-                    .measurement_help
-                    .get(&name)
-                    .cloned()
-                    .unwrap_or_else(|| {
-                        format!("Measurement {name} reported by a blindspot rule. {CACHED}")
-                    });
+                let help = measurement_help.get(&name).cloned().unwrap_or_else(|| {
+                    format!("Measurement {name} reported by a blindspot rule. {CACHED}")
+                });
                 Family::gauge(&name, &format!("{help}."))
             });
             // Extra labels first (sorted), then the scope; a rule label named
@@ -445,8 +545,7 @@ fn families(input: &MetricsInput) -> Vec<Family> {
             family.set(&labels, Value::Float(m.value));
         }
     }
-    out.extend(measured.into_values());
-    out
+    measured.into_values().collect()
 }
 
 /// Encodes one scrape in the OpenMetrics text format.
@@ -544,9 +643,21 @@ mod tests {
     }
 
     #[test]
-    fn measurements_skip_collisions_and_non_finite_values() {
-        let now = Utc::now();
-        let record = EvaluationRecord {
+    fn a_failed_write_counts_as_write_failed_and_as_a_store_error() {
+        let c = EvaluationCounter::default();
+        let errors = c.store_errors();
+        c.record_write_failure("r");
+        errors.record(StoreErrorCounter::READ);
+        assert_eq!(c.snapshot(), vec![(("r".to_owned(), WRITE_FAILED), 1)]);
+        assert_eq!(
+            c.store_errors().snapshot(),
+            vec![("read", 1), ("record_evaluation", 1)]
+        );
+    }
+
+    fn record(measurements: Vec<Measurement>) -> EvaluationRecord {
+        let now = chrono::Utc::now();
+        EvaluationRecord {
             id: 1,
             rule: "r".into(),
             scope: Scope::new("111111111111", "eu-west-1"),
@@ -557,15 +668,23 @@ mod tests {
             findings_seen: 0,
             opened: 0,
             resolved: 0,
-            measurements: vec![
-                Measurement::new("findings", &[], 3.0),
-                Measurement::new("odd", &[], f64::NAN),
-                Measurement::new("fine", &[("region", "x")], 2.0),
-            ],
+            measurements,
             counts: BTreeMap::new(),
-        };
+        }
+    }
+
+    #[test]
+    fn measurements_skip_collisions_and_non_finite_values() {
         let input = MetricsInput {
-            latest: vec![record],
+            store: Some(StoreData {
+                latest: vec![record(vec![
+                    Measurement::new("findings", &[], 3.0),
+                    Measurement::new("store_up", &[], 3.0),
+                    Measurement::new("odd", &[], f64::NAN),
+                    Measurement::new("fine", &[("region", "x")], 2.0),
+                ])],
+                ..StoreData::default()
+            }),
             ..MetricsInput::default()
         };
         let text = render(&input).unwrap();
@@ -573,8 +692,43 @@ mod tests {
         assert!(text.contains(
             "blindspot_fine{exported_region=\"x\",account=\"111111111111\",region=\"eu-west-1\"} 2.0"
         ));
-        // Only the built-in family, with its zero series, is named `findings`.
+        // Only the built-in families are named `findings` and `store_up`.
         assert_eq!(text.matches("# TYPE blindspot_findings gauge").count(), 1);
         assert!(!text.contains("blindspot_findings{account"));
+        assert_eq!(text.matches("# TYPE blindspot_store_up gauge").count(), 1);
+        assert!(text.contains("blindspot_store_up 1\n"), "{text}");
+    }
+
+    #[test]
+    fn without_the_store_only_in_process_families_are_rendered() {
+        let input = MetricsInput {
+            version: "v".into(),
+            rule_ids: vec!["r".into()],
+            store: None,
+            scrape_seconds: 0.25,
+            evaluations: vec![(("r".to_owned(), "ok"), 2)],
+            store_errors: vec![("read", 3)],
+            ..MetricsInput::default()
+        };
+        let text = render(&input).unwrap();
+        for present in [
+            "blindspot_build_info{version=\"v\"} 1",
+            "blindspot_evaluations_total{rule=\"r\",status=\"ok\"} 2",
+            "blindspot_evaluations_total{rule=\"r\",status=\"write_failed\"} 0",
+            "blindspot_store_up 0",
+            "blindspot_store_errors_total{operation=\"read\"} 3",
+            "blindspot_store_errors_total{operation=\"record_evaluation\"} 0",
+            "blindspot_scrape_duration_seconds 0.25",
+        ] {
+            assert!(text.contains(present), "{present} in {text}");
+        }
+        for absent in [
+            "blindspot_findings",
+            "blindspot_evaluation_status",
+            "blindspot_evaluation_last_success",
+            "blindspot_evaluation_consecutive_failures",
+        ] {
+            assert!(!text.contains(absent), "{absent} in {text}");
+        }
     }
 }

@@ -120,6 +120,29 @@ fn verify(path: &Path, printed_up_to: Option<u64>) -> usize {
         one("SELECT COUNT(*) FROM finding_events WHERE kind = 'resolved'")
     );
 
+    // Each scope's health was written with its latest evaluation: one row
+    // per evaluated scope, agreeing with the evaluations it summarises.
+    assert_eq!(
+        one("SELECT COUNT(*) FROM scope_health"),
+        one("SELECT COUNT(*) FROM (SELECT DISTINCT rule, account, region FROM evaluations)")
+    );
+    assert_eq!(
+        one("SELECT COUNT(*) FROM scope_health h WHERE \
+             h.evaluation_id != (SELECT MAX(e.id) FROM evaluations e WHERE e.rule = h.rule \
+                AND e.account = h.account AND e.region = h.region) \
+             OR h.status != (SELECT e.status FROM evaluations e WHERE e.id = h.evaluation_id) \
+             OR h.last_success_at IS NOT (SELECT e.finished_at FROM evaluations e \
+                WHERE e.rule = h.rule AND e.account = h.account AND e.region = h.region \
+                AND e.status = 'ok' ORDER BY e.id DESC LIMIT 1) \
+             OR h.consecutive_failures != (SELECT COUNT(*) FROM evaluations e \
+                WHERE e.rule = h.rule AND e.account = h.account AND e.region = h.region \
+                AND e.status = 'error' AND e.id > COALESCE((SELECT MAX(o.id) FROM evaluations o \
+                    WHERE o.rule = h.rule AND o.account = h.account AND o.region = h.region \
+                    AND o.status = 'ok'), 0))"),
+        0,
+        "a scope's health disagrees with its evaluations"
+    );
+
     // Rebuild the committed sequence from the evaluations themselves.
     let committed: Vec<u64> = {
         let mut stmt = conn

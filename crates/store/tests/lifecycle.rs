@@ -14,6 +14,8 @@ use std::ffi::OsStr;
 use std::path::PathBuf;
 
 const RULE: &str = "rule-a";
+/// The schema version this build migrates to.
+const SCHEMA: u32 = 2;
 
 fn store() -> SqliteStore {
     SqliteStore::open_in_memory().unwrap()
@@ -420,12 +422,12 @@ fn reopening_a_file_keeps_everything_and_migrations_are_idempotent() {
     let a = scope("111111111111", "eu-west-1");
     {
         let s = SqliteStore::open(&path).unwrap();
-        assert_eq!(s.schema_version().unwrap(), 1);
+        assert_eq!(s.schema_version().unwrap(), SCHEMA);
         s.record_evaluation(&ok(RULE, &a, t(0), &[1, 2])).unwrap();
     }
     for _ in 0..2 {
         let s = SqliteStore::open(&path).unwrap();
-        assert_eq!(s.schema_version().unwrap(), 1);
+        assert_eq!(s.schema_version().unwrap(), SCHEMA);
         assert_eq!(s.open_findings(RULE, &a).unwrap().len(), 2);
         assert_eq!(s.integrity_check().unwrap(), vec!["ok".to_owned()]);
     }
@@ -446,7 +448,7 @@ fn a_database_from_a_newer_version_is_refused() {
             err,
             StoreError::NewerSchema {
                 found: 99,
-                known: 1
+                known: SCHEMA
             }
         ),
         "{err}"

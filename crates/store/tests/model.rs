@@ -5,7 +5,8 @@
 //! a non-`ok` evaluation after it (or, before any `ok` evaluation, every finding
 //! ever seen). Every finding ever seen is stored exactly once; the rest are
 //! resolved. An operational model alongside checks first_seen, last_seen,
-//! resolved_at, reopen_count and each evaluation's reported change.
+//! resolved_at, reopen_count and each evaluation's reported change, and each
+//! scope's health is checked against the history it summarises.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
@@ -133,6 +134,43 @@ fn expected_open(history: &[Op], rule: usize, sc: usize) -> BTreeSet<String> {
         .collect()
 }
 
+/// A scope's expected health, from the history alone: latest status, last
+/// success, errors since it, and the start of the trailing run of
+/// `unavailable` evaluations.
+type Health = (
+    EvaluationStatus,
+    Option<DateTime<Utc>>,
+    u64,
+    Option<DateTime<Utc>>,
+);
+
+fn expected_health(history: &[Op], rule: usize, sc: usize) -> Option<Health> {
+    let mine: Vec<(DateTime<Utc>, EvaluationStatus)> = history
+        .iter()
+        .enumerate()
+        .filter(|(_, o)| o.rule == rule && o.scope == sc)
+        .map(|(i, o)| (t(i as i64 * 10), o.status))
+        .collect();
+    let (_, status) = *mine.last()?;
+    let last_ok = mine.iter().rposition(|(_, s)| *s == EvaluationStatus::Ok);
+    let since_ok = &mine[last_ok.map_or(0, |i| i + 1)..];
+    let failures = since_ok
+        .iter()
+        .filter(|(_, s)| *s == EvaluationStatus::Error)
+        .count() as u64;
+    let run_start = mine
+        .iter()
+        .rposition(|(_, s)| *s != EvaluationStatus::Unavailable)
+        .map_or(0, |i| i + 1);
+    let unavailable_since = mine.get(run_start).map(|(at, _)| *at);
+    Some((
+        status,
+        last_ok.map(|i| mine[i].0),
+        failures,
+        unavailable_since,
+    ))
+}
+
 fn stored_all(store: &SqliteStore) -> Vec<blindspot_store::StoredFinding> {
     let mut query = FindingQuery {
         limit: 3,
@@ -193,6 +231,21 @@ proptest! {
                     prop_assert_eq!(open, expected_open(history, r, s));
                 }
             }
+            let health = store.scope_health().unwrap();
+            let mut want_health = 0;
+            for (r, rule_id) in RULES.iter().enumerate() {
+                for (sc, scope) in scopes().iter().enumerate() {
+                    let Some(want) = expected_health(history, r, sc) else { continue };
+                    want_health += 1;
+                    let h = health
+                        .iter()
+                        .find(|h| h.rule == *rule_id && h.scope == *scope)
+                        .unwrap();
+                    let got = (h.status, h.last_success_at, h.consecutive_failures, h.unavailable_since);
+                    prop_assert_eq!(got, want, "health of {} in {}", rule_id, scope);
+                }
+            }
+            prop_assert_eq!(health.len(), want_health);
             let open_total: u64 = store.open_counts().unwrap().iter().map(|c| c.3).sum();
             let model_open = model.findings.values().filter(|(_, _, f)| f.open).count() as u64;
             prop_assert_eq!(open_total, model_open);

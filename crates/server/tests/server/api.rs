@@ -356,12 +356,7 @@ async fn unknown_paths_and_wrong_methods_get_json() {
 async fn store_failures_are_generic_500s() {
     let fx = fixture();
     fx.store.broken.store(true, Ordering::SeqCst);
-    for uri in [
-        "/api/v1/findings",
-        "/api/v1/rules",
-        "/api/v1/evaluations",
-        "/metrics",
-    ] {
+    for uri in ["/api/v1/findings", "/api/v1/rules", "/api/v1/evaluations"] {
         let reply = get(fx.app(), uri).await;
         assert_eq!(reply.status, StatusCode::INTERNAL_SERVER_ERROR, "{uri}");
         let (code, message) = reply.error();
@@ -373,6 +368,27 @@ async fn store_failures_are_generic_500s() {
     }
     // Liveness does not depend on the store.
     assert_eq!(get(fx.app(), "/healthz").await.status, StatusCode::OK);
+    // Metrics never fail (see tests/server/metrics.rs), and count each
+    // failed read above, plus their own.
+    let metrics = get(fx.app(), "/metrics").await;
+    assert_eq!(metrics.status, StatusCode::OK);
+    let text = metrics.text();
+    assert!(text.contains("blindspot_store_up 0\n"), "{text}");
+    assert!(
+        text.contains("blindspot_store_errors_total{operation=\"read\"} 4\n"),
+        "{text}"
+    );
+    assert!(!text.contains("secret.db"));
+    // The readiness probe's failed write check is counted as such.
+    assert_eq!(
+        get(fx.app(), "/readyz").await.status,
+        StatusCode::SERVICE_UNAVAILABLE
+    );
+    let text = get(fx.app(), "/metrics").await.text();
+    assert!(
+        text.contains("blindspot_store_errors_total{operation=\"check_writable\"} 1\n"),
+        "{text}"
+    );
 }
 
 #[tokio::test]

@@ -4,8 +4,14 @@
 
 use crate::support::*;
 use axum::http::{Method, StatusCode};
+use blindspot_core::{Evaluation, EvaluationStatus, Finding, Measurement, Scope, Severity};
+use blindspot_store::{SqliteStore, Store};
+use chrono::Duration;
 use std::collections::{BTreeMap, BTreeSet};
+use std::io::Write;
 use std::path::PathBuf;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
 
 fn golden_path() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/server/golden/metrics.txt")
@@ -120,6 +126,58 @@ fn parse_exposition(text: &str) -> Samples {
     samples
 }
 
+/// The exposition with the one value that differs between runs, the time
+/// the scrape took, replaced by a placeholder.
+fn stable(text: &str) -> String {
+    text.lines()
+        .map(
+            |line| match line.strip_prefix("blindspot_scrape_duration_seconds ") {
+                Some(value) => {
+                    assert!(value.parse::<f64>().unwrap() >= 0.0);
+                    "blindspot_scrape_duration_seconds <elapsed>".to_owned()
+                }
+                None => line.to_owned(),
+            },
+        )
+        .map(|line| line + "\n")
+        .collect()
+}
+
+/// `promtool check metrics` on the classic text format, when promtool is
+/// installed (it is in CI).
+fn promtool_check(text: &str) {
+    let child = std::process::Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn();
+    let mut child = match child {
+        Ok(child) => child,
+        Err(err) => {
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "promtool is required in CI: {err}"
+            );
+            eprintln!("promtool not found ({err}); skipping `promtool check metrics`");
+            return;
+        }
+    };
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(text.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "promtool check metrics:\n{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 fn value(samples: &Samples, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
     samples.get(name)?.iter().find_map(|(l, v)| {
         let want: Vec<(String, String)> = labels
@@ -163,9 +221,11 @@ async fn without_openmetrics_in_accept_the_classic_text_format_is_served() {
         text.contains("# TYPE blindspot_aws_requests_total counter"),
         "{text}"
     );
+    promtool_check(&text);
     // The samples themselves are the same in both formats.
     let samples = |t: &str| -> Vec<String> {
-        t.lines()
+        stable(t)
+            .lines()
             .filter(|l| !l.starts_with('#'))
             .map(str::to_owned)
             .collect()
@@ -181,7 +241,7 @@ async fn metrics_match_the_golden_exposition() {
         .to_str()
         .unwrap()
         .starts_with("application/openmetrics-text"));
-    let text = reply.text();
+    let text = stable(&reply.text());
     if std::env::var_os("UPDATE_GOLDEN").is_some() {
         std::fs::write(golden_path(), &text).unwrap();
     }
@@ -348,9 +408,239 @@ async fn metrics_parse_and_carry_the_store_data() {
     for line in text.lines().filter(|l| l.starts_with("# HELP")) {
         let help_ok = line.contains("last evaluation")
             || line.contains("since the daemon started")
+            || line.contains("this scrape")
             || line.contains("version");
         assert!(help_ok, "HELP says where the value comes from: {line}");
     }
     // No per-instance or per-finding labels.
     assert!(!text.contains("i-0abc"));
+}
+
+fn evaluation(
+    rule: &str,
+    scope: &Scope,
+    status: EvaluationStatus,
+    at: i64,
+    findings: Vec<Finding>,
+) -> Evaluation {
+    Evaluation {
+        rule: rule.to_owned(),
+        scope: scope.clone(),
+        status,
+        error: (status != EvaluationStatus::Ok).then(|| "ThrottlingException".to_owned()),
+        started_at: t0() + Duration::seconds(at) - Duration::milliseconds(500),
+        finished_at: t0() + Duration::seconds(at),
+        findings,
+        measurements: vec![Measurement::new("exclusions_read", &[], 1.0)],
+        counts: Default::default(),
+    }
+}
+
+/// Two scopes × 600 evaluations, one failing for its last 550: far more
+/// than the 500 most recent evaluations of the rule an older /metrics
+/// searched. Its last success is still exported, also after retention has
+/// pruned every evaluation; a scope that never succeeded shows its status
+/// and failures, and no made-up last success.
+#[tokio::test]
+async fn a_long_failing_scope_keeps_its_last_success() {
+    const RULE: &str = "inspector-exclusions";
+    let store = Arc::new(SqliteStore::open_in_memory().unwrap());
+    let failing = Scope::new(ACCOUNT, "eu-west-1");
+    let healthy = Scope::new(ACCOUNT, "us-east-1");
+    let never = Scope::new(ACCOUNT, "ap-south-1");
+    for i in 0..600 {
+        let status = if i < 50 {
+            EvaluationStatus::Ok
+        } else {
+            EvaluationStatus::Error
+        };
+        store
+            .record_evaluation(&evaluation(RULE, &failing, status, i * 60, vec![]))
+            .unwrap();
+        store
+            .record_evaluation(&evaluation(
+                RULE,
+                &healthy,
+                EvaluationStatus::Ok,
+                i * 60 + 1,
+                vec![],
+            ))
+            .unwrap();
+    }
+    for i in 0..3 {
+        store
+            .record_evaluation(&evaluation(
+                RULE,
+                &never,
+                EvaluationStatus::Error,
+                i,
+                vec![],
+            ))
+            .unwrap();
+    }
+    let mut fx = fixture();
+    fx.state.store = store.clone();
+
+    let check = |text: &str| {
+        let s = parse_exposition(text);
+        fn scope(sc: &Scope) -> [(&'static str, &str); 3] {
+            [
+                ("rule", RULE),
+                ("account", ACCOUNT),
+                ("region", sc.region.as_str()),
+            ]
+        }
+        let last_success = "blindspot_evaluation_last_success_timestamp_seconds";
+        let failures = "blindspot_evaluation_consecutive_failures";
+        assert_eq!(
+            value(&s, last_success, &scope(&failing)),
+            Some((t0().timestamp() + 49 * 60) as f64)
+        );
+        assert_eq!(value(&s, failures, &scope(&failing)), Some(550.0));
+        assert_eq!(
+            value(&s, last_success, &scope(&healthy)),
+            Some((t0().timestamp() + 599 * 60 + 1) as f64)
+        );
+        assert_eq!(value(&s, failures, &scope(&healthy)), Some(0.0));
+        assert_eq!(value(&s, last_success, &scope(&never)), None);
+        assert_eq!(value(&s, failures, &scope(&never)), Some(3.0));
+        let mut error = scope(&never).to_vec();
+        error.push(("status", "error"));
+        assert_eq!(value(&s, "blindspot_evaluation_status", &error), Some(1.0));
+        assert_eq!(value(&s, "blindspot_store_up", &[]), Some(1.0));
+    };
+    let reply = openmetrics(fx.app()).await;
+    assert_eq!(reply.status, StatusCode::OK);
+    check(&reply.text());
+
+    // Retention prunes every evaluation; the health stays.
+    let far = t0() + Duration::days(365);
+    store.prune(far, far).unwrap();
+    assert!(store.evaluations(None, 10).unwrap().is_empty());
+    let text = openmetrics(fx.app()).await.text();
+    check(&text);
+    // The measurements came from the pruned evaluations.
+    assert!(!text.contains("blindspot_exclusions_read"), "{text}");
+}
+
+/// The store cannot be read: /metrics still answers 200 with the in-process
+/// counters, says `blindspot_store_up 0`, counts the failed read, and leaves
+/// out what it could not read, in a format promtool accepts.
+#[tokio::test]
+async fn metrics_are_served_when_the_store_cannot_be_read() {
+    let store = Arc::new(FailingReads::new(SqliteStore::open_in_memory().unwrap()));
+    let scope = Scope::new(ACCOUNT, "eu-west-1");
+    let finding = Finding::new(
+        "inspector-exclusions",
+        "AGENT_NOT_FOUND",
+        Severity::High,
+        &scope,
+        "i-0abc",
+        "Agent not found",
+    );
+    store
+        .record_evaluation(&evaluation(
+            "inspector-exclusions",
+            &scope,
+            EvaluationStatus::Ok,
+            0,
+            vec![finding],
+        ))
+        .unwrap();
+    let mut fx = fixture();
+    fx.state.store = store.clone();
+    // The binary's hook, after a write the store refused.
+    fx.state
+        .evaluations
+        .record_write_failure("inspector2-coverage");
+
+    let readable = parse_exposition(&openmetrics(fx.app()).await.text());
+    assert_eq!(value(&readable, "blindspot_store_up", &[]), Some(1.0));
+    assert!(readable.contains_key("blindspot_findings"));
+    assert!(readable.contains_key("blindspot_exclusions_read"));
+
+    store.failing.store(true, Ordering::SeqCst);
+    let reply = openmetrics(fx.app()).await;
+    assert_eq!(reply.status, StatusCode::OK);
+    let text = reply.text();
+    let s = parse_exposition(&text);
+    assert_eq!(value(&s, "blindspot_store_up", &[]), Some(0.0));
+    assert_eq!(
+        value(&s, "blindspot_build_info", &[("version", "0.1.0-test")]),
+        Some(1.0)
+    );
+    assert_eq!(
+        value(
+            &s,
+            "blindspot_evaluations_total",
+            &[("rule", "inspector-exclusions"), ("status", "ok")]
+        ),
+        Some(1.0)
+    );
+    assert_eq!(
+        value(
+            &s,
+            "blindspot_evaluations_total",
+            &[("rule", "inspector2-coverage"), ("status", "write_failed")]
+        ),
+        Some(1.0),
+        "a failed write is counted as such"
+    );
+    assert_eq!(
+        value(
+            &s,
+            "blindspot_evaluations_total",
+            &[("rule", "inspector2-coverage"), ("status", "ok")]
+        ),
+        Some(0.0),
+        "and not as a successful evaluation"
+    );
+    assert_eq!(
+        value(
+            &s,
+            "blindspot_aws_requests_total",
+            &[
+                ("service", "ssm"),
+                ("operation", "ListAssociations"),
+                ("outcome", "ok")
+            ]
+        ),
+        Some(2.0)
+    );
+    let errors = |op| value(&s, "blindspot_store_errors_total", &[("operation", op)]);
+    assert_eq!(errors("read"), Some(1.0));
+    assert_eq!(errors("record_evaluation"), Some(1.0));
+    assert_eq!(errors("check_writable"), Some(0.0));
+    assert!(value(&s, "blindspot_scrape_duration_seconds", &[]).is_some());
+    for absent in [
+        "blindspot_findings",
+        "blindspot_evaluation_status",
+        "blindspot_evaluation_duration_seconds",
+        "blindspot_evaluation_last_success_timestamp_seconds",
+        "blindspot_evaluation_consecutive_failures",
+        "blindspot_exclusions_read",
+    ] {
+        assert!(!s.contains_key(absent), "{absent} without a store");
+        assert!(!text.contains(&format!("# HELP {absent} ")), "{absent}");
+    }
+    assert!(!text.contains("malformed"), "the detail is only logged");
+
+    // The classic format too, and promtool accepts it.
+    let classic = get(fx.app(), "/metrics").await;
+    assert_eq!(classic.status, StatusCode::OK);
+    let classic = classic.text();
+    assert!(classic.contains("blindspot_store_up 0\n"), "{classic}");
+    assert!(classic.contains("# TYPE blindspot_store_errors_total counter"));
+    promtool_check(&classic);
+
+    // Readable again: everything is back, and the failures stay counted.
+    store.failing.store(false, Ordering::SeqCst);
+    let s = parse_exposition(&openmetrics(fx.app()).await.text());
+    assert_eq!(value(&s, "blindspot_store_up", &[]), Some(1.0));
+    assert!(s.contains_key("blindspot_findings"));
+    assert_eq!(
+        value(&s, "blindspot_store_errors_total", &[("operation", "read")]),
+        Some(2.0),
+        "the two failed scrapes"
+    );
 }

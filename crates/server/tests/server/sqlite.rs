@@ -134,3 +134,114 @@ async fn api_and_metrics_over_the_sqlite_store() {
     let ready = get(fx.app(), "/readyz").await.json();
     assert_eq!(ready["store_writable"], true);
 }
+
+/// Withdrawn findings over the API: listed under `status=withdrawn` with
+/// their reason, their history says so, and `/metrics` does not count them
+/// as open.
+#[tokio::test]
+async fn withdrawn_findings_are_served_but_not_counted_as_open() {
+    let store = Arc::new(SqliteStore::open_in_memory().unwrap());
+    let kept = Scope::new(ACCOUNT, "eu-west-1");
+    let retired = Scope::new(ACCOUNT, "us-east-1");
+    let removed = Scope::new(ACCOUNT, "ap-south-1");
+    let one = |scope: &Scope| {
+        vec![Finding::new(
+            "inspector-exclusions",
+            "AGENT_NOT_FOUND",
+            Severity::High,
+            scope,
+            "i-0001",
+            "Agent not found",
+        )]
+    };
+    for scope in [&kept, &retired, &removed] {
+        store
+            .record_evaluation(&evaluation(scope, one(scope), EvaluationStatus::Ok, 0))
+            .unwrap();
+    }
+    // us-east-1 turns unavailable and stays so for a day.
+    for at in [60, 86_400] {
+        store
+            .record_evaluation(&evaluation(
+                &retired,
+                vec![],
+                EvaluationStatus::Unavailable,
+                at,
+            ))
+            .unwrap();
+    }
+    let configured = [&kept, &retired]
+        .into_iter()
+        .map(|s| ("inspector-exclusions".to_owned(), s.clone()))
+        .collect();
+    let now = t0() + Duration::days(1);
+    assert_eq!(
+        store
+            .withdraw_unconfigured(&configured, "no longer configured", now)
+            .unwrap(),
+        1
+    );
+    assert_eq!(
+        store
+            .withdraw_unavailable(std::time::Duration::from_secs(3600), now)
+            .unwrap(),
+        1
+    );
+    let mut fx = fixture();
+    fx.state.store = store;
+
+    let withdrawn = get(fx.app(), "/api/v1/findings?status=withdrawn").await;
+    assert_eq!(withdrawn.status, StatusCode::OK);
+    let withdrawn = withdrawn.json();
+    let list = withdrawn["findings"].as_array().unwrap();
+    let regions: Vec<&str> = list.iter().map(|f| f["region"].as_str().unwrap()).collect();
+    assert_eq!(regions, ["ap-south-1", "us-east-1"]);
+    for f in list {
+        assert_eq!(f["status"], "withdrawn");
+        assert!(f["withdrawn_at"].is_string());
+        assert!(f["resolved_at"].is_null());
+    }
+    assert_eq!(list[0]["withdrawn_reason"], "no longer configured");
+    let reason = list[1]["withdrawn_reason"].as_str().unwrap();
+    assert!(reason.contains("unavailable"), "{reason}");
+
+    let id = list[0]["id"].as_str().unwrap();
+    let detail = get(fx.app(), &format!("/api/v1/findings/{id}"))
+        .await
+        .json();
+    let history = detail["history"].as_array().unwrap();
+    assert_eq!(history.len(), 2);
+    assert_eq!(history[1]["kind"], "withdrawn");
+    assert_eq!(history[1]["reason"], "no longer configured");
+    assert!(history[1]["evaluation_id"].is_null());
+    assert!(history[0]["reason"].is_null());
+
+    let open = get(fx.app(), "/api/v1/findings?status=open").await.json();
+    assert_eq!(open["findings"].as_array().unwrap().len(), 1);
+
+    let text = request(
+        fx.app(),
+        Method::GET,
+        "/metrics",
+        &[("accept", "application/openmetrics-text")],
+        Vec::new(),
+    )
+    .await
+    .text();
+    let high = |region: &str| {
+        format!(
+            "blindspot_findings{{rule=\"inspector-exclusions\",severity=\"high\",account=\"{ACCOUNT}\",region=\"{region}\"}} "
+        )
+    };
+    assert!(
+        text.contains(&format!("{}1\n", high("eu-west-1"))),
+        "{text}"
+    );
+    // Still configured: its series stays, at zero.
+    assert!(
+        text.contains(&format!("{}0\n", high("us-east-1"))),
+        "{text}"
+    );
+    // No longer configured: forgotten.
+    assert!(!text.contains("ap-south-1"), "{text}");
+}

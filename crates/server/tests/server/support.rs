@@ -11,10 +11,10 @@ use blindspot_engine::{Control, EngineError, RuleSchedule, RuleState};
 use blindspot_server::{AppState, EvaluationCounter};
 use blindspot_store::{
     EvaluationRecord, FindingEvent, FindingEventKind, FindingPage, FindingQuery, FindingStatus,
-    LifecycleChange, Store, StoreError, StoredFinding,
+    LifecycleChange, ScopeHealth, Store, StoreError, StoredFinding,
 };
 use chrono::{DateTime, Duration, TimeZone, Utc};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use tower::ServiceExt;
@@ -131,12 +131,22 @@ impl Store for FakeStore {
             kind: FindingEventKind::Opened,
             at: f.first_seen,
             evaluation_id: None,
+            reason: None,
         }];
         if let Some(at) = f.resolved_at {
             events.push(FindingEvent {
                 kind: FindingEventKind::Resolved,
                 at,
                 evaluation_id: None,
+                reason: None,
+            });
+        }
+        if let Some(at) = f.withdrawn_at {
+            events.push(FindingEvent {
+                kind: FindingEventKind::Withdrawn,
+                at,
+                evaluation_id: None,
+                reason: f.withdrawn_reason.clone(),
             });
         }
         Ok(events)
@@ -189,6 +199,105 @@ impl Store for FakeStore {
         Ok(latest.into_values().collect())
     }
 
+    /// Derived from the evaluations, in the order they were recorded.
+    fn scope_health(&self) -> Result<Vec<ScopeHealth>, StoreError> {
+        self.check()?;
+        let mut evaluations = self.evaluations.lock().unwrap().clone();
+        evaluations.sort_by_key(|e| e.id);
+        let mut health: BTreeMap<(String, Scope), ScopeHealth> = BTreeMap::new();
+        for e in evaluations {
+            let key = (e.rule.clone(), e.scope.clone());
+            let previous = health.remove(&key);
+            let failures = previous.as_ref().map_or(0, |p| p.consecutive_failures);
+            let still_unavailable = previous
+                .as_ref()
+                .filter(|p| p.status == EvaluationStatus::Unavailable)
+                .and_then(|p| p.unavailable_since);
+            health.insert(
+                key,
+                ScopeHealth {
+                    last_success_at: match e.status {
+                        EvaluationStatus::Ok => Some(e.finished_at),
+                        _ => previous.and_then(|p| p.last_success_at),
+                    },
+                    consecutive_failures: match e.status {
+                        EvaluationStatus::Ok => 0,
+                        EvaluationStatus::Error => failures + 1,
+                        EvaluationStatus::Unavailable => failures,
+                    },
+                    unavailable_since: match e.status {
+                        EvaluationStatus::Unavailable => still_unavailable.or(Some(e.finished_at)),
+                        _ => None,
+                    },
+                    rule: e.rule,
+                    scope: e.scope,
+                    status: e.status,
+                    error: e.error,
+                    started_at: e.started_at,
+                    finished_at: e.finished_at,
+                },
+            );
+        }
+        Ok(health.into_values().collect())
+    }
+
+    fn withdraw_unconfigured(
+        &self,
+        configured: &BTreeSet<(String, Scope)>,
+        reason: &str,
+        now: DateTime<Utc>,
+    ) -> Result<u64, StoreError> {
+        self.check()?;
+        let known = |rule: &str, account: &str, region: &str| {
+            configured.contains(&(rule.to_owned(), Scope::new(account, region)))
+        };
+        // The fake's health is derived from evaluations: forget those.
+        self.evaluations
+            .lock()
+            .unwrap()
+            .retain(|e| known(&e.rule, &e.scope.account, &e.scope.region));
+        let mut n = 0;
+        for f in self.findings.lock().unwrap().iter_mut() {
+            let g = &f.finding;
+            if f.status == FindingStatus::Open && !known(&g.rule, &g.account, &g.region) {
+                f.status = FindingStatus::Withdrawn;
+                f.withdrawn_at = Some(now);
+                f.withdrawn_reason = Some(reason.to_owned());
+                n += 1;
+            }
+        }
+        Ok(n)
+    }
+
+    fn withdraw_unavailable(
+        &self,
+        longer_than: std::time::Duration,
+        now: DateTime<Utc>,
+    ) -> Result<u64, StoreError> {
+        let before = now - Duration::from_std(longer_than).unwrap();
+        let gone: BTreeSet<(String, Scope)> = self
+            .scope_health()?
+            .into_iter()
+            .filter(|h| h.unavailable_since.is_some_and(|since| since < before))
+            .map(|h| (h.rule, h.scope))
+            .collect();
+        let mut n = 0;
+        for f in self.findings.lock().unwrap().iter_mut() {
+            let g = &f.finding;
+            let key = (
+                g.rule.clone(),
+                Scope::new(g.account.clone(), g.region.clone()),
+            );
+            if f.status == FindingStatus::Open && gone.contains(&key) {
+                f.status = FindingStatus::Withdrawn;
+                f.withdrawn_at = Some(now);
+                f.withdrawn_reason = Some("unavailable".to_owned());
+                n += 1;
+            }
+        }
+        Ok(n)
+    }
+
     fn open_counts(&self) -> Result<Vec<(String, Severity, Scope, u64)>, StoreError> {
         self.check()?;
         let mut counts: BTreeMap<(String, Severity, Scope), u64> = BTreeMap::new();
@@ -214,7 +323,10 @@ impl Store for FakeStore {
         self.check()?;
         let mut findings = self.findings.lock().unwrap();
         let before = findings.len();
-        findings.retain(|f| f.resolved_at.is_none_or(|at| at >= resolved_before));
+        findings.retain(|f| {
+            let closed = f.resolved_at.or(f.withdrawn_at);
+            closed.is_none_or(|at| at >= resolved_before)
+        });
         let mut evaluations = self.evaluations.lock().unwrap();
         let before_e = evaluations.len();
         evaluations.retain(|e| e.finished_at >= evaluations_before);
@@ -232,6 +344,90 @@ impl Store for FakeStore {
             ));
         }
         Ok(())
+    }
+}
+
+/// A real store whose reads can be made to fail, as a locked, corrupt or
+/// vanished database would; writes, withdrawals and pruning pass through.
+pub struct FailingReads<S> {
+    pub inner: S,
+    pub failing: AtomicBool,
+}
+
+impl<S> FailingReads<S> {
+    pub fn new(inner: S) -> Self {
+        FailingReads {
+            inner,
+            failing: AtomicBool::new(false),
+        }
+    }
+
+    fn read<T>(&self, f: impl FnOnce(&S) -> Result<T, StoreError>) -> Result<T, StoreError> {
+        if self.failing.load(Ordering::SeqCst) {
+            return Err(StoreError::Database(
+                "database disk image is malformed".into(),
+            ));
+        }
+        f(&self.inner)
+    }
+}
+
+impl<S: Store> Store for FailingReads<S> {
+    fn record_evaluation(&self, evaluation: &Evaluation) -> Result<LifecycleChange, StoreError> {
+        self.inner.record_evaluation(evaluation)
+    }
+    fn findings(&self, query: &FindingQuery) -> Result<FindingPage, StoreError> {
+        self.read(|s| s.findings(query))
+    }
+    fn finding(&self, id: &str) -> Result<Option<StoredFinding>, StoreError> {
+        self.read(|s| s.finding(id))
+    }
+    fn finding_history(&self, id: &str) -> Result<Vec<FindingEvent>, StoreError> {
+        self.read(|s| s.finding_history(id))
+    }
+    fn open_findings(&self, rule: &str, scope: &Scope) -> Result<Vec<Finding>, StoreError> {
+        self.read(|s| s.open_findings(rule, scope))
+    }
+    fn evaluations(
+        &self,
+        rule: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<EvaluationRecord>, StoreError> {
+        self.read(|s| s.evaluations(rule, limit))
+    }
+    fn latest_evaluations(&self) -> Result<Vec<EvaluationRecord>, StoreError> {
+        self.read(|s| s.latest_evaluations())
+    }
+    fn scope_health(&self) -> Result<Vec<ScopeHealth>, StoreError> {
+        self.read(|s| s.scope_health())
+    }
+    fn open_counts(&self) -> Result<Vec<(String, Severity, Scope, u64)>, StoreError> {
+        self.read(|s| s.open_counts())
+    }
+    fn withdraw_unconfigured(
+        &self,
+        configured: &BTreeSet<(String, Scope)>,
+        reason: &str,
+        now: DateTime<Utc>,
+    ) -> Result<u64, StoreError> {
+        self.inner.withdraw_unconfigured(configured, reason, now)
+    }
+    fn withdraw_unavailable(
+        &self,
+        longer_than: std::time::Duration,
+        now: DateTime<Utc>,
+    ) -> Result<u64, StoreError> {
+        self.inner.withdraw_unavailable(longer_than, now)
+    }
+    fn prune(
+        &self,
+        resolved_before: DateTime<Utc>,
+        evaluations_before: DateTime<Utc>,
+    ) -> Result<(u64, u64), StoreError> {
+        self.inner.prune(resolved_before, evaluations_before)
+    }
+    fn check_writable(&self) -> Result<(), StoreError> {
+        self.inner.check_writable()
     }
 }
 
@@ -304,6 +500,8 @@ fn stored(finding: Finding, status: FindingStatus) -> StoredFinding {
         first_seen: t0() - Duration::days(1),
         last_seen: t0(),
         resolved_at: (status == FindingStatus::Resolved).then(t0),
+        withdrawn_at: None,
+        withdrawn_reason: None,
         reopen_count: 0,
     }
 }
