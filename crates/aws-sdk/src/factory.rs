@@ -28,6 +28,31 @@ pub const DEFAULT_IDENTITY_REGION: &str = "us-east-1";
 /// The `RoleSessionName` of assumed roles, so CloudTrail shows who called.
 pub const ROLE_SESSION_NAME: &str = "blindspot";
 
+/// The account ID a role ARN names (`arn:<partition>:iam::<12 digits>:role/…`),
+/// if it is one: the account a role's evaluations belong to before STS has
+/// confirmed it, for example while AssumeRole keeps failing.
+pub fn role_arn_account_id(role_arn: &str) -> Option<&str> {
+    let mut parts = role_arn.splitn(6, ':');
+    match (
+        parts.next(),
+        parts.next(),
+        parts.next(),
+        parts.next(),
+        parts.next(),
+        parts.next(),
+    ) {
+        (Some("arn"), Some(partition), Some("iam"), Some(""), Some(account), Some(resource))
+            if !partition.is_empty()
+                && account.len() == 12
+                && account.bytes().all(|b| b.is_ascii_digit())
+                && resource.starts_with("role/") =>
+        {
+            Some(account)
+        }
+        _ => None,
+    }
+}
+
 /// Builds SDK clients for every (account, region) blindspot watches.
 #[derive(Clone)]
 pub struct AwsFactory {
@@ -289,5 +314,33 @@ impl AwsFactory {
             .into_builder()
             .identity_cache(IdentityCache::lazy().build())
             .build()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::role_arn_account_id;
+
+    #[test]
+    fn the_account_of_a_role_arn() {
+        for (arn, account) in [
+            (
+                "arn:aws:iam::111122223333:role/blindspot",
+                Some("111122223333"),
+            ),
+            (
+                "arn:aws-us-gov:iam::111122223333:role/a/b",
+                Some("111122223333"),
+            ),
+            ("arn:aws:iam::11112222333:role/x", None),
+            ("arn:aws:iam::11112222333x:role/x", None),
+            ("arn:aws:iam::111122223333:user/x", None),
+            ("arn:aws:sts::111122223333:role/x", None),
+            ("arn::iam::111122223333:role/x", None),
+            ("111122223333", None),
+            ("", None),
+        ] {
+            assert_eq!(role_arn_account_id(arn), account, "{arn}");
+        }
     }
 }

@@ -1,13 +1,36 @@
-//! Turns `[aws]` into evaluation targets: one per (account, region), with the
-//! SDK-backed client bundle, or the reason an account could not be reached.
+//! Turns `[aws]` into evaluation targets: one per (account, region), whose
+//! clients come from the account's [`Account`] source.
+//!
+//! An account is resolved (STS GetCallerIdentity, after AssumeRole when it
+//! has a role) when an evaluation first needs it, at most
+//! `aws.concurrency` accounts at a time, and only once however many regions
+//! and rules ask together. One that fails is not given up: its evaluations
+//! read `error` with the reason, and the next activation that needs it tries
+//! again, after a backoff that doubles per failure from [`RETRY_FIRST`] up to
+//! [`RETRY_MAX`], so an STS blip at start-up costs minutes of monitoring, not
+//! everything until the next restart. `check` resolves every account once,
+//! concurrently, and keeps the outcome.
 
-use blindspot_aws::AwsClients;
+use blindspot_aws::{AwsClients, AwsError};
+use blindspot_aws_sdk::factory::role_arn_account_id;
 use blindspot_aws_sdk::{AccountSpec, AwsFactory, AwsSettings};
 use blindspot_core::{CallCounter, Scope};
-use blindspot_engine::Target;
-use std::sync::Arc;
+use blindspot_engine::{ClientSource, Resolved, Target};
+use std::collections::BTreeMap;
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+use tokio::sync::{Mutex, Semaphore};
+use tokio::time::Instant;
 
 use crate::config::AwsConfig;
+
+/// The wait after an account's first failed resolution; it doubles with each
+/// further failure.
+pub const RETRY_FIRST: Duration = Duration::from_secs(5);
+/// The longest wait between two resolutions of a failing account: shorter
+/// than any sensible rule interval, so once it is reached every activation
+/// tries again.
+pub const RETRY_MAX: Duration = Duration::from_secs(5 * 60);
 
 /// Builds the adapter settings from the config.
 pub fn settings(config: &AwsConfig) -> AwsSettings {
@@ -17,62 +40,275 @@ pub fn settings(config: &AwsConfig) -> AwsSettings {
         operation_timeout: config.operation_timeout,
         attempt_timeout: config.attempt_timeout,
         max_attempts: config.max_attempts,
+        // Settings `[aws]` has no key for keep the adapter's defaults.
+        ..AwsSettings::default()
     }
 }
 
-/// Resolves every configured account and pairs it with every region.
-///
-/// An account whose identity cannot be learned still yields targets, whose
-/// evaluations all read `error` with the reason: one unreachable account must
-/// neither stop the others nor pass silently.
-pub async fn targets(
-    config: &AwsConfig,
-    counter: CallCounter,
-) -> anyhow::Result<Vec<Target<AwsClients>>> {
-    let factory = AwsFactory::new(settings(config), counter).await?;
-    let accounts: Vec<AccountSpec> = if config.accounts.is_empty() {
-        vec![AccountSpec {
-            name: "default".to_owned(),
-            role_arn: None,
-            external_id: None,
-            profile: None,
-        }]
-    } else {
-        config
-            .accounts
+/// The accounts of `[aws]` (the credentials' own account when none is
+/// listed), not yet resolved.
+pub struct Accounts {
+    accounts: Vec<Arc<Account>>,
+    regions: Vec<String>,
+}
+
+impl Accounts {
+    /// Loads the SDK's credential chain; contacts no AWS service.
+    pub async fn new(config: &AwsConfig, counter: CallCounter) -> anyhow::Result<Accounts> {
+        let factory = AwsFactory::new(settings(config), counter).await?;
+        let specs: Vec<AccountSpec> = if config.accounts.is_empty() {
+            vec![AccountSpec {
+                name: "default".to_owned(),
+                role_arn: None,
+                external_id: None,
+                profile: None,
+            }]
+        } else {
+            config
+                .accounts
+                .iter()
+                .map(|a| AccountSpec {
+                    name: a.name.clone(),
+                    role_arn: a.role_arn.clone(),
+                    external_id: a.external_id.as_ref().map(|id| id.expose().clone()),
+                    profile: a.profile.clone(),
+                })
+                .collect()
+        };
+        let resolving = Arc::new(Semaphore::new(config.concurrency.max(1)));
+        let accounts = specs
+            .into_iter()
+            .map(|spec| {
+                Arc::new(Account::new(
+                    spec,
+                    factory.clone(),
+                    &config.regions,
+                    &resolving,
+                ))
+            })
+            .collect();
+        Ok(Accounts {
+            accounts,
+            regions: config.regions.clone(),
+        })
+    }
+
+    /// The daemon's targets, every account in every region: an account is
+    /// resolved when an evaluation first needs it, and retried until it is.
+    pub fn targets(&self) -> Vec<Target<AwsClients>> {
+        self.accounts
             .iter()
-            .map(|a| AccountSpec {
-                name: a.name.clone(),
-                role_arn: a.role_arn.clone(),
-                external_id: a.external_id.clone(),
-                profile: a.profile.clone(),
+            .flat_map(|account| {
+                self.regions.iter().map(|region| {
+                    Target::new(Arc::new(AccountRegion {
+                        account: Arc::clone(account),
+                        region: region.clone(),
+                    }))
+                })
             })
             .collect()
-    };
-    let mut targets = Vec::new();
-    for spec in &accounts {
-        match factory.resolve_account(spec).await {
+    }
+
+    /// `check`'s targets: every account resolved once, concurrently, and
+    /// that outcome kept. An account that cannot be resolved still yields
+    /// targets, whose evaluations read `error` with the reason: one
+    /// unreachable account must neither stop the others nor pass silently.
+    pub async fn resolve_once(&self) -> Vec<Target<AwsClients>> {
+        let outcomes =
+            futures::future::join_all(self.accounts.iter().map(|account| account.resolve())).await;
+        let mut targets = Vec::new();
+        for (account, outcome) in self.accounts.iter().zip(outcomes) {
+            for region in &self.regions {
+                let resolved = account.in_region(outcome.clone(), region);
+                targets.push(Target::fixed(resolved.scope, resolved.clients));
+            }
+        }
+        targets
+    }
+}
+
+/// One configured account: resolved once, or retried with a backoff until it
+/// is. Shared by the targets of all its regions.
+struct Account {
+    spec: AccountSpec,
+    /// The account its evaluations are recorded under until STS has answered:
+    /// the role ARN's account ID, else `unresolved:<name>`.
+    provisional_id: String,
+    factory: AwsFactory,
+    regions: Vec<String>,
+    /// Resolutions in flight across all accounts.
+    resolving: Arc<Semaphore>,
+    resolved: OnceLock<Ready>,
+    /// Held during an attempt, so the regions and rules asking at the same
+    /// time share one STS call and its outcome.
+    retry: Mutex<Retry>,
+}
+
+/// A resolved account: its ID and one client bundle per region.
+struct Ready {
+    account_id: String,
+    clients: BTreeMap<String, Arc<AwsClients>>,
+}
+
+/// The failures so far of an account that is not resolved yet.
+#[derive(Default)]
+struct Retry {
+    failures: u32,
+    /// Why the last attempt failed, already phrased for an evaluation.
+    reason: String,
+    /// No attempt before this.
+    not_before: Option<Instant>,
+}
+
+impl Account {
+    fn new(
+        spec: AccountSpec,
+        factory: AwsFactory,
+        regions: &[String],
+        resolving: &Arc<Semaphore>,
+    ) -> Account {
+        let provisional_id = spec
+            .role_arn
+            .as_deref()
+            .and_then(role_arn_account_id)
+            .map_or_else(|| format!("unresolved:{}", spec.name), str::to_owned);
+        Account {
+            spec,
+            provisional_id,
+            factory,
+            regions: regions.to_vec(),
+            resolving: Arc::clone(resolving),
+            resolved: OnceLock::new(),
+            retry: Mutex::new(Retry::default()),
+        }
+    }
+
+    /// The resolved account, trying STS unless the last failure is too
+    /// recent; or why it cannot be used yet.
+    async fn resolve(&self) -> Result<&Ready, String> {
+        if let Some(ready) = self.resolved.get() {
+            return Ok(ready);
+        }
+        let mut retry = self.retry.lock().await;
+        // Resolved, or failed, while this caller waited for the one attempt.
+        if let Some(ready) = self.resolved.get() {
+            return Ok(ready);
+        }
+        if retry.not_before.is_some_and(|t| Instant::now() < t) {
+            return Err(retry.reason.clone());
+        }
+        let attempt = {
+            // The semaphore is never closed; without a permit, resolve anyway.
+            let _permit = self.resolving.acquire().await;
+            self.factory.resolve_account(&self.spec).await
+        };
+        match attempt {
             Ok(account) => {
-                for region in &config.regions {
-                    targets.push(Target {
-                        scope: Scope::new(account.account_id.clone(), region.clone()),
-                        clients: Ok(Arc::new(factory.clients(&account, region))),
-                    });
+                if retry.failures > 0 {
+                    tracing::info!(
+                        account = %self.spec.name,
+                        account_id = %account.account_id,
+                        failed_attempts = retry.failures,
+                        "account resolved after failing"
+                    );
                 }
+                if let Some(from_arn) = self.spec.role_arn.as_deref().and_then(role_arn_account_id)
+                {
+                    if from_arn != account.account_id {
+                        tracing::warn!(
+                            account = %self.spec.name,
+                            role_account_id = from_arn,
+                            account_id = %account.account_id,
+                            "the role's credentials belong to another account than its ARN names; \
+                             recording under the one STS reports"
+                        );
+                    }
+                }
+                let clients = self
+                    .regions
+                    .iter()
+                    .map(|region| {
+                        let clients = Arc::new(self.factory.clients(&account, region));
+                        (region.clone(), clients)
+                    })
+                    .collect();
+                Ok(self.resolved.get_or_init(|| Ready {
+                    account_id: account.account_id,
+                    clients,
+                }))
             }
             Err(err) => {
-                tracing::error!(account = %spec.name, error = %err, "cannot learn the account's identity");
-                for region in &config.regions {
-                    targets.push(Target {
-                        scope: Scope::new(format!("unresolved:{}", spec.name), region.clone()),
-                        clients: Err(format!(
-                            "account `{}` could not be resolved: {err}",
-                            spec.name
-                        )),
-                    });
-                }
+                retry.failures = retry.failures.saturating_add(1);
+                let wait = backoff(retry.failures);
+                retry.not_before = Some(Instant::now() + wait);
+                retry.reason = format!("account `{}` could not be resolved: {err}", self.spec.name);
+                log_failure(&self.spec.name, &err, retry.failures, wait);
+                Err(retry.reason.clone())
             }
         }
     }
-    Ok(targets)
+
+    /// The target of one region, given how resolving the account went.
+    fn in_region(&self, outcome: Result<&Ready, String>, region: &str) -> Resolved<AwsClients> {
+        match outcome {
+            Ok(ready) => Resolved {
+                scope: Scope::new(ready.account_id.clone(), region),
+                clients: ready.clients.get(region).cloned().ok_or_else(|| {
+                    format!(
+                        "region {region} is not configured for account `{}`",
+                        self.spec.name
+                    )
+                }),
+            },
+            Err(reason) => Resolved {
+                scope: Scope::new(self.provisional_id.clone(), region),
+                clients: Err(reason),
+            },
+        }
+    }
+}
+
+/// One line per failed resolution: the AWS code and message (the error's
+/// Display), never the SDK's Debug output.
+fn log_failure(name: &str, err: &AwsError, attempt: u32, wait: Duration) {
+    tracing::error!(
+        account = name,
+        code = err.code.as_deref().unwrap_or("none"),
+        attempt,
+        retry_after = %humantime::format_duration(wait),
+        "cannot resolve the AWS account: {err}"
+    );
+}
+
+/// The wait after `failures` failed attempts: [`RETRY_FIRST`], doubling,
+/// at most [`RETRY_MAX`].
+fn backoff(failures: u32) -> Duration {
+    let doublings = failures.saturating_sub(1).min(16);
+    RETRY_FIRST.saturating_mul(1 << doublings).min(RETRY_MAX)
+}
+
+/// The targets of one account in one region share the account.
+struct AccountRegion {
+    account: Arc<Account>,
+    region: String,
+}
+
+#[async_trait::async_trait]
+impl ClientSource<AwsClients> for AccountRegion {
+    async fn resolve(&self) -> Resolved<AwsClients> {
+        let outcome = self.account.resolve().await;
+        self.account.in_region(outcome, &self.region)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_backoff_doubles_up_to_its_cap() {
+        let waits: Vec<u64> = (1..=9).map(|n| backoff(n).as_secs()).collect();
+        assert_eq!(waits, [5, 10, 20, 40, 80, 160, 300, 300, 300]);
+        assert_eq!(backoff(u32::MAX), RETRY_MAX);
+    }
 }

@@ -44,7 +44,8 @@ pub fn select(config: &Config, requested: &[String]) -> Result<Vec<RuleEntry>, S
 pub async fn run(config: &Config, requested: &[String], format: Format) -> anyhow::Result<u8> {
     let entries = select(config, requested)?;
     let counter = CallCounter::default();
-    let targets = crate::aws::targets(&config.aws, counter).await?;
+    let accounts = crate::aws::Accounts::new(&config.aws, counter).await?;
+    let targets = accounts.resolve_once().await;
     let evaluations = evaluate(&entries, &targets, config.aws.concurrency).await;
     print(&evaluations, format)?;
     Ok(output::exit_code(&evaluations))

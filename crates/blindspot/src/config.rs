@@ -4,9 +4,13 @@
 //! Errors name the file, the line and the key: `toml` reports the span of the
 //! offending value or key, and `deny_unknown_fields` turns a typo into an error
 //! instead of a silently ignored setting.
+//!
+//! `Debug` of every type here is safe to log: a secret (an external ID) is a
+//! [`Redacted`] value, which prints as `<redacted>`.
 
 use blindspot_rules::RulesConfig;
 use serde::Deserialize;
+use std::fmt;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -52,7 +56,8 @@ pub struct AwsConfig {
     pub attempt_timeout: Duration,
     /// Attempts per API call, including the first (standard retry mode).
     pub max_attempts: u32,
-    /// How many (account, region) evaluations may run at once.
+    /// How many (account, region) evaluations may run at once, across all
+    /// rules; also how many accounts are resolved at once.
     pub concurrency: usize,
 }
 
@@ -79,10 +84,29 @@ pub struct AccountConfig {
     pub name: String,
     /// The role to assume; absent means the default credentials' own account.
     pub role_arn: Option<String>,
-    /// The external ID the role's trust policy requires.
-    pub external_id: Option<String>,
+    /// The external ID the role's trust policy requires: a shared secret.
+    pub external_id: Option<Redacted<String>>,
     /// A profile to use instead of the default chain.
     pub profile: Option<String>,
+}
+
+/// A value that must never reach a log: `Debug` prints `<redacted>`, and the
+/// value itself is only handed out by [`Redacted::expose`].
+#[derive(Clone, PartialEq, Eq, Deserialize)]
+#[serde(transparent)]
+pub struct Redacted<T>(T);
+
+impl<T> Redacted<T> {
+    /// The secret, for the one place that needs it.
+    pub fn expose(&self) -> &T {
+        &self.0
+    }
+}
+
+impl<T> fmt::Debug for Redacted<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("<redacted>")
+    }
 }
 
 /// `[server]`: the HTTP endpoint of `blindspot run`.
@@ -147,6 +171,9 @@ pub struct SchedulerSection {
     /// How long in-flight evaluations may finish after SIGTERM before abort.
     #[serde(with = "humantime_serde")]
     pub shutdown_grace: Duration,
+    /// How many of the `aws.concurrency` evaluations one rule may hold;
+    /// absent: half of them, at least one.
+    pub per_rule_concurrency: Option<usize>,
 }
 
 impl Default for SchedulerSection {
@@ -154,6 +181,7 @@ impl Default for SchedulerSection {
         SchedulerSection {
             jitter: Duration::from_secs(10),
             shutdown_grace: Duration::from_secs(30),
+            per_rule_concurrency: None,
         }
     }
 }
@@ -251,6 +279,36 @@ impl Config {
                 "aws.concurrency",
                 "key `aws.concurrency` must be at least 1".into(),
             ));
+        }
+        if let Some(n) = self.scheduler.per_rule_concurrency {
+            if n == 0 || n > self.aws.concurrency {
+                return Err(invalid(
+                    "scheduler.per_rule_concurrency",
+                    format!(
+                        "key `scheduler.per_rule_concurrency` must be between 1 and \
+                         `aws.concurrency` ({}), not {n}",
+                        self.aws.concurrency
+                    ),
+                ));
+            }
+        }
+        // A zero here would time out every call or request at once, delete
+        // history as soon as it is written, or abort every evaluation on
+        // SIGTERM: never what was meant. (Zero jitter is fine.)
+        for (key, duration) in [
+            ("aws.operation_timeout", self.aws.operation_timeout),
+            ("aws.attempt_timeout", self.aws.attempt_timeout),
+            ("server.request_timeout", self.server.request_timeout),
+            ("store.retain_resolved", self.store.retain_resolved),
+            ("store.retain_evaluations", self.store.retain_evaluations),
+            ("scheduler.shutdown_grace", self.scheduler.shutdown_grace),
+        ] {
+            if duration.is_zero() {
+                return Err(invalid(
+                    key,
+                    format!("key `{key}` must be longer than zero"),
+                ));
+            }
         }
         if self.aws.attempt_timeout > self.aws.operation_timeout {
             return Err(invalid(
@@ -456,6 +514,74 @@ mod tests {
             err.contains("line 3") && err.contains("aws.endpoint_url"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn zero_durations_name_the_key_and_line() {
+        for (section, key) in [
+            ("aws", "operation_timeout"),
+            ("aws", "attempt_timeout"),
+            ("server", "request_timeout"),
+            ("store", "retain_resolved"),
+            ("store", "retain_evaluations"),
+            ("scheduler", "shutdown_grace"),
+        ] {
+            let text = format!("# a comment\n[{section}]\n{key} = \"0s\"\n");
+            let err = parse(&text).unwrap_err().to_string();
+            assert!(
+                err.contains("line 3") && err.contains(&format!("`{section}.{key}`")),
+                "{section}.{key}: {err}"
+            );
+            assert!(err.contains("longer than zero"), "{err}");
+        }
+        // Zero jitter is meaningful: no random delay.
+        parse("[scheduler]\njitter = \"0s\"\n").unwrap();
+    }
+
+    #[test]
+    fn negative_durations_are_rejected_with_the_line() {
+        let err = parse("[server]\nlisten = \"127.0.0.1:0\"\nrequest_timeout = \"-5s\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("line 3") && err.contains("request_timeout"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn per_rule_concurrency_is_between_one_and_the_concurrency() {
+        let text =
+            |n: usize| format!("[aws]\nconcurrency = 4\n[scheduler]\nper_rule_concurrency = {n}\n");
+        for bad in [0, 5] {
+            let err = parse(&text(bad)).unwrap_err().to_string();
+            assert!(
+                err.contains("line 4") && err.contains("scheduler.per_rule_concurrency"),
+                "{err}"
+            );
+        }
+        let c = parse(&text(4)).unwrap();
+        assert_eq!(c.scheduler.per_rule_concurrency, Some(4));
+        assert_eq!(parse("").unwrap().scheduler.per_rule_concurrency, None);
+    }
+
+    #[test]
+    fn debug_output_redacts_the_external_id() {
+        let c = parse(
+            "[aws]\nregions = [\"eu-west-1\"]\n[[aws.accounts]]\nname = \"prod\"\n\
+             role_arn = \"arn:aws:iam::111122223333:role/audit\"\n\
+             external_id = \"s3cr3t-ext-7f3a\"\n",
+        )
+        .unwrap();
+        let external_id = c.aws.accounts[0].external_id.as_ref().unwrap();
+        assert_eq!(external_id.expose(), "s3cr3t-ext-7f3a");
+        for debug in [format!("{c:?}"), format!("{c:#?}"), format!("{:?}", c.aws)] {
+            assert!(!debug.contains("s3cr3t-ext-7f3a"), "{debug}");
+            assert!(
+                debug.contains("<redacted>") && debug.contains("prod"),
+                "{debug}"
+            );
+        }
     }
 
     #[test]

@@ -79,6 +79,11 @@ fn api_token(server: &ServerSection) -> Result<Option<String>, ConfigError> {
 
 /// Runs the daemon until SIGTERM or Ctrl-C. `token` overrides `[server]`'s
 /// token source (the demo makes one up).
+///
+/// Nothing here waits for AWS: the HTTP server (`/healthz`) answers as soon
+/// as the store is open, and accounts are resolved by the first evaluations
+/// that need them (see `crate::aws`); `/readyz` says not ready until every
+/// rule has completed an activation.
 pub async fn run(config: Config, token: Option<String>) -> anyhow::Result<()> {
     let token = match token {
         Some(t) => Some(t),
@@ -102,7 +107,11 @@ pub async fn run(config: Config, token: Option<String>) -> anyhow::Result<()> {
     let addr = listener.local_addr()?;
 
     let calls = CallCounter::default();
-    let targets = crate::aws::targets(&config.aws, calls.clone()).await?;
+    // Accounts are resolved by the evaluations that need them, not here: the
+    // server answers at once, and an account that fails is retried.
+    let targets = crate::aws::Accounts::new(&config.aws, calls.clone())
+        .await?
+        .targets();
     let evaluations = EvaluationCounter::default();
     let hook_counter = evaluations.clone();
     let rules: Vec<ScheduledRule<blindspot_aws::AwsClients>> =
@@ -119,6 +128,7 @@ pub async fn run(config: Config, token: Option<String>) -> anyhow::Result<()> {
             .collect();
     let options = SchedulerOptions {
         concurrency: config.aws.concurrency,
+        per_rule_concurrency: config.scheduler.per_rule_concurrency,
         jitter: config.scheduler.jitter,
         shutdown_grace: config.scheduler.shutdown_grace,
         retention: Some(Retention {

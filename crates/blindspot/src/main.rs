@@ -294,12 +294,22 @@ fn demo_environment() {
     std::env::set_var("AWS_EC2_METADATA_DISABLED", "true");
 }
 
-fn init_tracing(filter: &str) {
-    let filter = tracing_subscriber::EnvFilter::try_new(filter)
+fn init_tracing(text: &str) {
+    let mut filter = tracing_subscriber::EnvFilter::try_new(text)
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    // Logs go to stderr so `check --format json` keeps stdout clean.
+    // aws-config logs a refused AssumeRole at warn with the SDK's Debug dump
+    // of the error; blindspot logs each failed resolution itself, once, with
+    // the AWS code and message. A filter that names aws_config decides alone.
+    if !text.contains("aws_config") {
+        if let Ok(quiet) = "aws_config::sts::assume_role=error".parse() {
+            filter = filter.add_directive(quiet);
+        }
+    }
+    // Logs go to stderr so `check --format json` keeps stdout clean; colour
+    // only on a terminal, so the journal and log files hold plain text.
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .try_init();
 }

@@ -6,12 +6,13 @@
 //! [`blindspot_core::Evaluation`] to the store.
 //!
 //! # Layout
-//! - this file: the boundary types ([`Target`], [`RuleSchedule`],
-//!   [`RuleState`], [`Control`], [`EngineError`]).
+//! - this file: the boundary types ([`Target`] and its [`ClientSource`],
+//!   [`RuleSchedule`], [`RuleState`], [`Control`], [`EngineError`]).
 //! - [`runner`]: evaluating one rule in one scope safely (timeout, panic
 //!   isolation) and [`run_once`], every rule over every target once.
 //! - [`scheduler`]: [`Scheduler`], each rule on its own interval until shutdown.
 
+use async_trait::async_trait;
 use blindspot_core::{RuleMeta, Scope};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -26,21 +27,74 @@ pub use scheduler::{
     EvaluationHook, Retention, ScheduledRule, Scheduler, SchedulerOptions, SchedulerReport,
 };
 
-/// One (account, region) to evaluate, with its clients, or why there are none
-/// (e.g. the account's identity could not be learned): then every evaluation
-/// of the target is recorded as `error`.
-pub struct Target<C: ?Sized> {
+/// What a target's clients are at one moment: the scope its evaluations are
+/// recorded under, and the clients, or why there are none (e.g. the account's
+/// identity could not be learned): then the evaluation is recorded as `error`
+/// with that reason.
+pub struct Resolved<C: ?Sized> {
     /// Account and region.
     pub scope: Scope,
     /// The clients for the scope.
     pub clients: Result<Arc<C>, String>,
 }
 
+impl<C: ?Sized> Clone for Resolved<C> {
+    fn clone(&self) -> Self {
+        Resolved {
+            scope: self.scope.clone(),
+            clients: self.clients.clone(),
+        }
+    }
+}
+
+/// Where a target's clients come from. The engine asks before every
+/// evaluation, so a source that cannot give clients now (an account whose
+/// credentials STS refused at start-up) may give them later, without a
+/// restart. A source decides itself how often it really retries (a backoff)
+/// and answers at once while it backs off; it may also name a different scope
+/// once it knows better (the account ID behind a profile).
+#[async_trait]
+pub trait ClientSource<C: ?Sized>: Send + Sync {
+    /// The clients for an evaluation starting now.
+    async fn resolve(&self) -> Resolved<C>;
+}
+
+/// Clients known up front are a source that always gives the same answer.
+#[async_trait]
+impl<C: ?Sized + Send + Sync> ClientSource<C> for Resolved<C> {
+    async fn resolve(&self) -> Resolved<C> {
+        self.clone()
+    }
+}
+
+/// One (account, region) to evaluate: a [`ClientSource`], asked before each
+/// evaluation.
+pub struct Target<C: ?Sized> {
+    source: Arc<dyn ClientSource<C>>,
+}
+
+impl<C: ?Sized + Send + Sync + 'static> Target<C> {
+    /// A target whose clients come from `source`.
+    pub fn new(source: Arc<dyn ClientSource<C>>) -> Self {
+        Target { source }
+    }
+
+    /// A target whose clients (or the reason there are none) never change,
+    /// as in `blindspot check`, which resolves every account once.
+    pub fn fixed(scope: Scope, clients: Result<Arc<C>, String>) -> Self {
+        Target::new(Arc::new(Resolved { scope, clients }))
+    }
+
+    /// Asks the source for the clients of an evaluation starting now.
+    pub async fn resolve(&self) -> Resolved<C> {
+        self.source.resolve().await
+    }
+}
+
 impl<C: ?Sized> Clone for Target<C> {
     fn clone(&self) -> Self {
         Target {
-            scope: self.scope.clone(),
-            clients: self.clients.clone(),
+            source: Arc::clone(&self.source),
         }
     }
 }

@@ -15,7 +15,7 @@ use chrono::Utc;
 use futures::stream::{self, StreamExt};
 use tokio::task::JoinHandle;
 
-use crate::Target;
+use crate::{Resolved, Target};
 
 /// Options of [`run_once`].
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -59,13 +59,14 @@ impl<T> Drop for AbortOnDrop<T> {
     }
 }
 
-/// Evaluates `rule` for `target` with a timeout, turning every failure (no
-/// clients, rule error, timeout, panic) into an evaluation with a status.
+/// Evaluates `rule` for a resolved target with a timeout, turning every
+/// failure (no clients, rule error, timeout, panic) into an evaluation with a
+/// status.
 ///
 /// `now` in the context, and `started_at`, are the wall clock at the start.
 pub async fn evaluate<C>(
     rule: Arc<dyn Rule<C>>,
-    target: &Target<C>,
+    target: &Resolved<C>,
     peers: Arc<dyn PeerFindings>,
     timeout: Duration,
 ) -> Evaluation
@@ -183,8 +184,10 @@ impl PeerFindings for RunPeers {
 ///
 /// Rules run one after another in the given order, so a later rule sees an
 /// earlier one's findings through [`PeerFindings`]; the targets of one rule run
-/// concurrently, at most `options.concurrency` at a time. The result holds one
-/// evaluation per (rule, target), in rule order and then target order.
+/// concurrently, at most `options.concurrency` at a time. Each target's source
+/// is asked before each evaluation (`check` gives fixed ones). The result
+/// holds one evaluation per (rule, target), in rule order and then target
+/// order.
 pub async fn run_once<C>(
     rules: &[Arc<dyn Rule<C>>],
     targets: &[Target<C>],
@@ -201,7 +204,10 @@ where
         // `buffered` (not `buffer_unordered`) keeps the target order, so the
         // output is stable however the evaluations interleave.
         let evaluations: Vec<Evaluation> = stream::iter(targets)
-            .map(|target| evaluate(Arc::clone(rule), target, Arc::clone(&peers), timeout))
+            .map(|target| {
+                let (rule, peers) = (Arc::clone(rule), Arc::clone(&peers));
+                async move { evaluate(rule, &target.resolve().await, peers, timeout).await }
+            })
             .buffered(concurrency)
             .collect()
             .await;

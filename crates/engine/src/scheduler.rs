@@ -6,6 +6,16 @@
 //! a [`Notify`] ("run now"). An activation evaluates the rule over every target,
 //! sharing one semaphore with all other rules so the AWS APIs see bounded
 //! concurrency, and records each evaluation in the store as one transaction.
+//! No rule may hold more than its share of that semaphore
+//! ([`SchedulerOptions::per_rule_concurrency`]): a rule with many slow targets
+//! would otherwise queue ahead of every other rule, which then waits for all
+//! of them.
+//!
+//! Before each evaluation the target's [`ClientSource`](crate::ClientSource)
+//! is asked for its clients, outside the semaphore, so an account still being
+//! resolved holds no slot while STS answers. A source that failed is asked
+//! again at the next activation: that is how an account that could not be
+//! resolved at start-up recovers without a restart.
 //!
 //! The interval is reset when an activation ends, so `interval` is the time
 //! between the end of one activation and the next tick: a slow activation
@@ -91,6 +101,9 @@ impl Default for Retention {
 pub struct SchedulerOptions {
     /// Evaluations running at once, across all rules (at least 1).
     pub concurrency: usize,
+    /// Evaluations one rule may run at once, out of `concurrency` (1 to
+    /// `concurrency`); `None` means half of `concurrency`, at least 1.
+    pub per_rule_concurrency: Option<usize>,
     /// The most random delay added after each interval tick, so rules and
     /// replicas do not hit the AWS APIs in lockstep.
     pub jitter: Duration,
@@ -106,6 +119,7 @@ impl Default for SchedulerOptions {
     fn default() -> Self {
         SchedulerOptions {
             concurrency: 4,
+            per_rule_concurrency: None,
             jitter: Duration::from_secs(10),
             shutdown_grace: Duration::from_secs(30),
             retention: Some(Retention::default()),
@@ -118,6 +132,7 @@ impl fmt::Debug for SchedulerOptions {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("SchedulerOptions")
             .field("concurrency", &self.concurrency)
+            .field("per_rule_concurrency", &self.per_rule_concurrency)
             .field("jitter", &self.jitter)
             .field("shutdown_grace", &self.shutdown_grace)
             .field("retention", &self.retention)
@@ -199,6 +214,8 @@ struct Runtime<C: ?Sized> {
     targets: Vec<Target<C>>,
     store: Arc<dyn Store>,
     permits: Semaphore,
+    /// The most of `permits` one rule may hold.
+    per_rule: usize,
     stop: CancellationToken,
     hook: Option<EvaluationHook>,
     jitter: Duration,
@@ -218,7 +235,7 @@ where
     C: ?Sized + Send + Sync + 'static,
 {
     /// Builds a scheduler; rejects duplicate rule IDs, zero intervals or
-    /// timeouts, and zero concurrency.
+    /// timeouts, and a concurrency or per-rule concurrency out of range.
     pub fn new(
         rules: Vec<ScheduledRule<C>>,
         targets: Vec<Target<C>>,
@@ -250,6 +267,16 @@ where
                 Semaphore::MAX_PERMITS
             )));
         }
+        let per_rule = match options.per_rule_concurrency {
+            None => (options.concurrency / 2).max(1),
+            Some(n) if (1..=options.concurrency).contains(&n) => n,
+            Some(n) => {
+                return Err(EngineError::InvalidConfig(format!(
+                    "per-rule concurrency {n} must be between 1 and the concurrency, {}",
+                    options.concurrency
+                )))
+            }
+        };
         // Timer arithmetic (`now + interval`) panics on overflow; no real
         // schedule comes near a year.
         let mut durations = vec![
@@ -311,6 +338,7 @@ where
             targets,
             store,
             permits: Semaphore::new(options.concurrency),
+            per_rule,
             stop: CancellationToken::new(),
             hook: options.on_evaluation,
             jitter: options.jitter,
@@ -413,6 +441,8 @@ where
     let Some(wake) = rt.shared.wake.get(id).cloned() else {
         return;
     };
+    // This rule's share of the shared permits, held across its activations.
+    let slots = Semaphore::new(rt.per_rule);
     let mut interval = tokio::time::interval(schedule.interval);
     interval.set_missed_tick_behavior(MissedTickBehavior::Delay);
     // The first tick completes at once: every rule runs at start-up, spread
@@ -442,7 +472,7 @@ where
         // back-to-back run. One that arrives during the activation still
         // counts, because it may ask about a state the activation missed.
         let _ = wake.notified().now_or_never();
-        activate(index, &rule, schedule, &rt).await;
+        activate(index, &rule, schedule, &slots, &rt).await;
         if rt.stop.is_cancelled() {
             break;
         }
@@ -454,8 +484,13 @@ where
 }
 
 /// Evaluates one rule over every target and records each evaluation.
-async fn activate<C>(index: usize, rule: &Arc<dyn Rule<C>>, schedule: RuleSchedule, rt: &Runtime<C>)
-where
+async fn activate<C>(
+    index: usize,
+    rule: &Arc<dyn Rule<C>>,
+    schedule: RuleSchedule,
+    slots: &Semaphore,
+    rt: &Runtime<C>,
+) where
     C: ?Sized + Send + Sync + 'static,
 {
     let id = rule.meta().id;
@@ -467,6 +502,19 @@ where
     });
     tracing::debug!(rule = id, "activation started");
     let evaluations = rt.targets.iter().map(|target| async move {
+        // The clients first, holding no permit: resolving an account may wait
+        // for STS, and a source that is backing off answers at once.
+        let target = tokio::select! {
+            biased;
+            _ = rt.stop.cancelled() => return,
+            resolved = target.resolve() => resolved,
+        };
+        // This rule's slot, then a shared one: the rule queues for the shared
+        // semaphore with at most its share, so other rules' evaluations wait
+        // behind at most that many of its own.
+        let Ok(slot) = slots.acquire().await else {
+            return;
+        };
         let Ok(permit) = rt.permits.acquire().await else {
             return;
         };
@@ -476,7 +524,7 @@ where
         }
         rt.shared.in_flight.fetch_add(1, Ordering::SeqCst);
         let evaluation = match peer_snapshot(rt, rule.meta().reads, &target.scope).await {
-            Ok(peers) => evaluate(Arc::clone(rule), target, peers, schedule.timeout).await,
+            Ok(peers) => evaluate(Arc::clone(rule), &target, peers, schedule.timeout).await,
             // Judging without the findings it reads could resolve what it
             // cannot see: the evaluation is an error, and resolves nothing.
             Err(err) => {
@@ -484,7 +532,9 @@ where
                 Evaluation::from_result(id, &target.scope, now, now, Err(err.into()))
             }
         };
+        // The shared permit first, so it goes to whoever waited longest.
         drop(permit);
+        drop(slot);
         record(rt, evaluation).await;
         rt.shared.in_flight.fetch_sub(1, Ordering::SeqCst);
     });

@@ -130,10 +130,10 @@ async fn rule_errors_keep_their_status() {
 async fn a_target_without_clients_is_an_error_and_the_rule_is_not_called() {
     let rule = Fake::new("r", |_, _| Step::Report(secs(0), vec![1]));
     let rules: Vec<Arc<dyn Rule<()>>> = vec![rule.clone()];
-    let ts = vec![Target::<()> {
-        scope: Scope::new("222222222222", "eu-west-1"),
-        clients: Err("AssumeRole denied".into()),
-    }];
+    let ts = vec![Target::<()>::fixed(
+        Scope::new("222222222222", "eu-west-1"),
+        Err("AssumeRole denied".into()),
+    )];
     let out = run_once(&rules, &ts, &options(1, 30)).await;
     assert_eq!(out[0].status, EvaluationStatus::Error);
     let error = out[0].error.as_deref().unwrap();

@@ -40,6 +40,7 @@ fn scheduled(rule: &Arc<Fake>, interval: u64, timeout: u64) -> ScheduledRule<()>
 fn options() -> SchedulerOptions {
     SchedulerOptions {
         concurrency: 4,
+        per_rule_concurrency: None,
         jitter: Duration::ZERO,
         shutdown_grace: secs(30),
         retention: None,

@@ -1,4 +1,9 @@
 //! STS (`sts`, awsQuery): form-encoded requests, XML answers.
+//!
+//! `AssumeRole` grants any well-formed role ARN. The temporary access key it
+//! issues names the role's account (`ASIA<12 digits>SIMR`), so calls signed
+//! with it act as that account, as [`assumed_role_account`] tells the router;
+//! deny it with an `access_denied` fault on operation `AssumeRole`.
 
 use axum::body::Body;
 use axum::http::{header, HeaderValue, Response};
@@ -10,6 +15,7 @@ use crate::wire::{xml_escape, ApiError, Ctx, Handler};
 pub(crate) fn handler(op: &str) -> Option<Handler> {
     Some(match op {
         "GetCallerIdentity" => get_caller_identity,
+        "AssumeRole" => assume_role,
         _ => return None,
     })
 }
@@ -35,19 +41,102 @@ fn get_caller_identity(ctx: &Ctx<'_>, body: &[u8]) -> Result<Value, ApiError> {
     }))
 }
 
-/// Renders a flat JSON object as the awsQuery answer
-/// `<OpResponse><OpResult>…</OpResult><ResponseMetadata>…`.
-pub(crate) fn xml_response(request_id: &str, op: &str, value: &Value) -> Response<Body> {
+/// The prefix and suffix of the access keys `AssumeRole` issues, around the
+/// role's 12-digit account ID: 20 characters, like AWS's `ASIA…` keys.
+const ASSUMED_KEY_PREFIX: &str = "ASIA";
+const ASSUMED_KEY_SUFFIX: &str = "SIMR";
+
+/// The account of a temporary access key issued by [`assume_role`].
+pub(crate) fn assumed_role_account(access_key: &str) -> Option<String> {
+    let account = access_key
+        .strip_prefix(ASSUMED_KEY_PREFIX)?
+        .strip_suffix(ASSUMED_KEY_SUFFIX)?;
+    is_account_id(account).then(|| account.to_owned())
+}
+
+fn is_account_id(s: &str) -> bool {
+    s.len() == 12 && s.bytes().all(|b| b.is_ascii_digit())
+}
+
+/// `arn:<partition>:iam::<account>:role/<path/name>` → (account, name).
+fn parse_role_arn(arn: &str) -> Option<(&str, &str)> {
+    let mut parts = arn.splitn(6, ':');
+    let (Some("arn"), Some(partition), Some("iam"), Some(""), Some(account), Some(resource)) = (
+        parts.next(),
+        parts.next(),
+        parts.next(),
+        parts.next(),
+        parts.next(),
+        parts.next(),
+    ) else {
+        return None;
+    };
+    let name = resource.strip_prefix("role/")?.rsplit('/').next()?;
+    (!partition.is_empty() && is_account_id(account) && !name.is_empty()).then_some((account, name))
+}
+
+fn assume_role(_ctx: &Ctx<'_>, body: &[u8]) -> Result<Value, ApiError> {
+    let invalid = |message: String| ApiError::bad_request("ValidationError", message);
+    let role_arn = form_value(body, "RoleArn").unwrap_or_default();
+    let Some((account, role)) = parse_role_arn(&role_arn) else {
+        return Err(invalid(format!(
+            "{role_arn} is invalid: roleArn must be arn:<partition>:iam::<account>:role/<name>"
+        )));
+    };
+    let session = form_value(body, "RoleSessionName").unwrap_or_default();
+    if session.is_empty() || session.len() > 64 {
+        return Err(invalid(format!(
+            "Value '{session}' at 'roleSessionName' failed to satisfy constraint: \
+             Member must have length between 2 and 64"
+        )));
+    }
+    let seconds = match form_value(body, "DurationSeconds") {
+        None => 3600,
+        Some(v) => match v.parse::<i64>() {
+            Ok(n) if (900..=43_200).contains(&n) => n,
+            _ => {
+                return Err(invalid(format!(
+                    "Value '{v}' at 'durationSeconds' failed to satisfy constraint: \
+                     Member must have value between 900 and 43200"
+                )))
+            }
+        },
+    };
+    let expiration = chrono::Utc::now() + chrono::TimeDelta::seconds(seconds);
+    Ok(json!({
+        "Credentials": {
+            "AccessKeyId": format!("{ASSUMED_KEY_PREFIX}{account}{ASSUMED_KEY_SUFFIX}"),
+            "SecretAccessKey": "blindspot-sim-assumed-role-secret",
+            "SessionToken": format!("blindspot-sim-session-{account}-{session}"),
+            "Expiration": expiration.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        },
+        "AssumedRoleUser": {
+            "Arn": format!("arn:aws:sts::{account}:assumed-role/{role}/{session}"),
+            "AssumedRoleId": format!("AROASIM{account}:{session}"),
+        },
+    }))
+}
+
+/// Renders a JSON object, nested objects as nested elements.
+fn xml_fields(value: &Value) -> String {
     let mut fields = String::new();
     if let Some(obj) = value.as_object() {
         for (k, v) in obj {
-            let text = match v {
-                Value::String(s) => s.clone(),
-                other => other.to_string(),
+            let inner = match v {
+                Value::Object(_) => xml_fields(v),
+                Value::String(s) => xml_escape(s),
+                other => xml_escape(&other.to_string()),
             };
-            fields.push_str(&format!("<{k}>{}</{k}>", xml_escape(&text)));
+            fields.push_str(&format!("<{k}>{inner}</{k}>"));
         }
     }
+    fields
+}
+
+/// Renders a JSON object as the awsQuery answer
+/// `<OpResponse><OpResult>…</OpResult><ResponseMetadata>…`.
+pub(crate) fn xml_response(request_id: &str, op: &str, value: &Value) -> Response<Body> {
+    let fields = xml_fields(value);
     let body = format!(
         "<{op}Response xmlns=\"https://sts.amazonaws.com/doc/2011-06-15/\"><{op}Result>{fields}</{op}Result><ResponseMetadata><RequestId>{request_id}</RequestId></ResponseMetadata></{op}Response>"
     );
@@ -110,5 +199,28 @@ mod tests {
         assert_eq!(form_value(body, "X").as_deref(), Some("a/b c"));
         assert_eq!(form_value(body, "Bad").as_deref(), Some("%zz"));
         assert_eq!(form_value(body, "Missing"), None);
+    }
+
+    #[test]
+    fn role_arns_and_assumed_keys_name_the_account() {
+        assert_eq!(
+            parse_role_arn("arn:aws:iam::210987654321:role/audit/blindspot"),
+            Some(("210987654321", "blindspot"))
+        );
+        for bad in [
+            "arn:aws:iam::21098765432:role/x",
+            "arn:aws:iam::210987654321:user/x",
+            "arn:aws:sts::210987654321:role/x",
+            "arn:aws:iam::210987654321:role/",
+            "nonsense",
+        ] {
+            assert_eq!(parse_role_arn(bad), None, "{bad}");
+        }
+        assert_eq!(
+            assumed_role_account("ASIA210987654321SIMR").as_deref(),
+            Some("210987654321")
+        );
+        assert_eq!(assumed_role_account("AKIDTESTBLINDSPOT"), None);
+        assert_eq!(assumed_role_account("ASIA2109876543SIMR"), None);
     }
 }

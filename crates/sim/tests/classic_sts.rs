@@ -635,7 +635,7 @@ async fn sts_get_caller_identity() {
         &h,
         "AKIDX",
         "us-east-1",
-        "Action=AssumeRole&Version=2011-06-15",
+        "Action=GetSessionToken&Version=2011-06-15",
     )
     .await;
     assert_eq!(a.status, StatusCode::BAD_REQUEST);
@@ -661,4 +661,79 @@ async fn sts_get_caller_identity() {
     .await;
     assert_eq!(a.status, StatusCode::FORBIDDEN);
     assert!(a.text.contains("<Code>AccessDenied</Code>"));
+}
+
+#[tokio::test]
+async fn sts_assume_role_issues_a_key_of_the_roles_account() {
+    let h = start("").await;
+    let a = sts(
+        &h,
+        "AKIDX",
+        "us-east-1",
+        "Action=AssumeRole&Version=2011-06-15\
+         &RoleArn=arn%3Aaws%3Aiam%3A%3A210987654321%3Arole%2Faudit\
+         &RoleSessionName=blindspot&ExternalId=shared",
+    )
+    .await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.text);
+    assert!(
+        a.text.starts_with("<AssumeRoleResponse xmlns=\"https://sts.amazonaws.com/doc/2011-06-15/\"><AssumeRoleResult>")
+            && a.text.contains("<Credentials><AccessKeyId>ASIA210987654321SIMR</AccessKeyId>"),
+        "{}",
+        a.text
+    );
+    assert!(a.text.contains("<Expiration>"), "{}", a.text);
+    assert!(
+        a.text.contains(
+            "<AssumedRoleUser><Arn>arn:aws:sts::210987654321:assumed-role/audit/blindspot</Arn>"
+        ),
+        "{}",
+        a.text
+    );
+
+    // Calls signed with the temporary key act as the role's account.
+    let a = sts(
+        &h,
+        "ASIA210987654321SIMR",
+        "eu-west-1",
+        "Action=GetCallerIdentity&Version=2011-06-15",
+    )
+    .await;
+    assert!(
+        a.text.contains("<Account>210987654321</Account>"),
+        "{}",
+        a.text
+    );
+
+    let a = sts(
+        &h,
+        "AKIDX",
+        "us-east-1",
+        "Action=AssumeRole&Version=2011-06-15&RoleArn=arn%3Aaws%3Aiam%3A%3A1%3Arole%2Fx&RoleSessionName=s",
+    )
+    .await;
+    assert_eq!(a.status, StatusCode::BAD_REQUEST);
+    assert!(
+        a.text.contains("<Code>ValidationError</Code>"),
+        "{}",
+        a.text
+    );
+
+    // The fault a test uses to make an account's role unreachable.
+    h.set_faults(Faults {
+        access_denied: vec![AccessDenied {
+            operation: Some("AssumeRole".into()),
+            ..AccessDenied::default()
+        }],
+        ..Faults::default()
+    });
+    let a = sts(
+        &h,
+        "AKIDX",
+        "us-east-1",
+        "Action=AssumeRole&Version=2011-06-15&RoleArn=arn%3Aaws%3Aiam%3A%3A210987654321%3Arole%2Faudit&RoleSessionName=s",
+    )
+    .await;
+    assert_eq!(a.status, StatusCode::FORBIDDEN);
+    assert!(a.text.contains("<Code>AccessDenied</Code>"), "{}", a.text);
 }

@@ -182,13 +182,72 @@ pub fn finding(rule: &str, scope: &Scope, n: u32) -> Finding {
 pub fn targets(regions: &[&str]) -> Vec<Target<()>> {
     regions
         .iter()
-        .map(|r| Target {
-            scope: Scope::new("111111111111", *r),
-            clients: Ok(Arc::new(())),
-        })
+        .map(|r| Target::fixed(Scope::new("111111111111", *r), Ok(Arc::new(()))))
         .collect()
 }
 
 pub fn secs(n: u64) -> Duration {
     Duration::from_secs(n)
+}
+
+/// A scheduler running on its own task over an in-memory store.
+pub struct Started {
+    pub store: Arc<blindspot_store::SqliteStore>,
+    pub stop: tokio::sync::oneshot::Sender<()>,
+    pub handle: tokio::task::JoinHandle<blindspot_engine::SchedulerReport>,
+}
+
+impl Started {
+    /// Starts `rules` over `targets`.
+    pub fn start(
+        rules: Vec<blindspot_engine::ScheduledRule<()>>,
+        targets: Vec<Target<()>>,
+        options: blindspot_engine::SchedulerOptions,
+    ) -> Started {
+        let store = Arc::new(blindspot_store::SqliteStore::open_in_memory().unwrap());
+        let scheduler =
+            blindspot_engine::Scheduler::new(rules, targets, store.clone(), options).unwrap();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let handle = tokio::spawn(scheduler.run(async move {
+            let _ = stopped.await;
+        }));
+        Started {
+            store,
+            stop,
+            handle,
+        }
+    }
+
+    /// Asks the scheduler to stop and waits for its report.
+    pub async fn stop(self) -> blindspot_engine::SchedulerReport {
+        self.stop.send(()).unwrap();
+        self.handle.await.unwrap()
+    }
+}
+
+/// A rule on `interval` seconds with a `timeout` in seconds.
+pub fn scheduled(
+    rule: &Arc<Fake>,
+    interval: u64,
+    timeout: u64,
+) -> blindspot_engine::ScheduledRule<()> {
+    blindspot_engine::ScheduledRule {
+        rule: rule.clone(),
+        schedule: blindspot_engine::RuleSchedule {
+            interval: secs(interval),
+            timeout: secs(timeout),
+        },
+    }
+}
+
+/// Scheduler options without jitter, retention or hook.
+pub fn quiet_options(concurrency: usize) -> blindspot_engine::SchedulerOptions {
+    blindspot_engine::SchedulerOptions {
+        concurrency,
+        per_rule_concurrency: None,
+        jitter: Duration::ZERO,
+        shutdown_grace: secs(30),
+        retention: None,
+        on_evaluation: None,
+    }
 }
