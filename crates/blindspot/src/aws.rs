@@ -109,6 +109,21 @@ impl Accounts {
             .collect()
     }
 
+    /// Every configured (account ID, region), once every account has
+    /// resolved; `None` while any has not, because an account that has not
+    /// answered yet cannot be told apart from one that is no longer
+    /// configured.
+    pub fn configured_scopes(&self) -> Option<Vec<Scope>> {
+        let mut scopes = Vec::new();
+        for account in &self.accounts {
+            let ready = account.resolved.get()?;
+            for region in &self.regions {
+                scopes.push(Scope::new(ready.account_id.clone(), region));
+            }
+        }
+        Some(scopes)
+    }
+
     /// `check`'s targets: every account resolved once, concurrently, and
     /// that outcome kept. An account that cannot be resolved still yields
     /// targets, whose evaluations read `error` with the reason: one

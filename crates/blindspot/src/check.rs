@@ -41,14 +41,19 @@ pub fn select(config: &Config, requested: &[String]) -> Result<Vec<RuleEntry>, S
 }
 
 /// Runs the selected rules once over every target and prints the result.
-pub async fn run(config: &Config, requested: &[String], format: Format) -> anyhow::Result<u8> {
+pub async fn run(
+    config: &Config,
+    requested: &[String],
+    format: Format,
+    fail_on: blindspot_core::Severity,
+) -> anyhow::Result<u8> {
     let entries = select(config, requested)?;
     let counter = CallCounter::default();
     let accounts = crate::aws::Accounts::new(&config.aws, counter).await?;
     let targets = accounts.resolve_once().await;
     let evaluations = evaluate(&entries, &targets, config.aws.concurrency).await;
     print(&evaluations, format)?;
-    Ok(output::exit_code(&evaluations))
+    Ok(output::exit_code(&evaluations, fail_on))
 }
 
 /// Evaluates rules in order; later rules see earlier rules' findings.

@@ -123,15 +123,29 @@ pub struct ServerSection {
     /// error shape (see `blindspot_server::ServerConfig::request_timeout`).
     #[serde(with = "humantime_serde")]
     pub request_timeout: Duration,
+    /// Host names (or IPs) clients reach the server by, besides loopback and
+    /// the address a connection arrives on; any other `Host` is answered 421
+    /// (DNS rebinding).
+    pub allowed_hosts: Vec<String>,
+    /// A connection that sends no complete request head this long after it
+    /// opened, or after its last response, is closed.
+    #[serde(with = "humantime_serde")]
+    pub header_read_timeout: Duration,
+    /// At most this many connections at once; beyond it new clients wait.
+    pub max_connections: usize,
 }
 
 impl Default for ServerSection {
     fn default() -> Self {
+        let server = blindspot_server::ServerConfig::default();
         ServerSection {
             listen: SocketAddr::from(([127, 0, 0, 1], 9477)),
             token_file: None,
             token_env: None,
             request_timeout: Duration::from_secs(30),
+            allowed_hosts: server.allowed_hosts,
+            header_read_timeout: server.header_read_timeout,
+            max_connections: server.max_connections,
         }
     }
 }
@@ -149,6 +163,10 @@ pub struct StoreSection {
     /// Evaluation records older than this are deleted.
     #[serde(with = "humantime_serde")]
     pub retain_evaluations: Duration,
+    /// The open findings of a scope whose evaluations have been `unavailable`
+    /// for longer than this (Inspector Classic, retired) are withdrawn.
+    #[serde(with = "humantime_serde")]
+    pub withdraw_unavailable_after: Duration,
 }
 
 impl Default for StoreSection {
@@ -157,6 +175,7 @@ impl Default for StoreSection {
             path: None,
             retain_resolved: Duration::from_secs(30 * 24 * 3600),
             retain_evaluations: Duration::from_secs(14 * 24 * 3600),
+            withdraw_unavailable_after: Duration::from_secs(7 * 24 * 3600),
         }
     }
 }
@@ -302,6 +321,14 @@ impl Config {
             ("store.retain_resolved", self.store.retain_resolved),
             ("store.retain_evaluations", self.store.retain_evaluations),
             ("scheduler.shutdown_grace", self.scheduler.shutdown_grace),
+            (
+                "server.header_read_timeout",
+                self.server.header_read_timeout,
+            ),
+            (
+                "store.withdraw_unavailable_after",
+                self.store.withdraw_unavailable_after,
+            ),
         ] {
             if duration.is_zero() {
                 return Err(invalid(
@@ -309,6 +336,28 @@ impl Config {
                     format!("key `{key}` must be longer than zero"),
                 ));
             }
+        }
+        if self.server.max_connections == 0 {
+            return Err(invalid(
+                "server.max_connections",
+                "key `server.max_connections` must be at least 1".into(),
+            ));
+        }
+        if let Some((i, bad)) = self
+            .server
+            .allowed_hosts
+            .iter()
+            .enumerate()
+            .find_map(|(i, h)| {
+                blindspot_server::check_allowed_host(h)
+                    .err()
+                    .map(|e| (i, e))
+            })
+        {
+            return Err(invalid(
+                &format!("server.allowed_hosts[{i}]"),
+                format!("key `server.allowed_hosts`: {bad}"),
+            ));
         }
         if self.aws.attempt_timeout > self.aws.operation_timeout {
             return Err(invalid(

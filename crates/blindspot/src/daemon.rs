@@ -2,11 +2,13 @@
 //! server, wired together and stopped together.
 
 use anyhow::Context as _;
-use blindspot_core::CallCounter;
+use blindspot_core::{CallCounter, Scope};
 use blindspot_engine::scheduler::{Retention, ScheduledRule, Scheduler, SchedulerOptions};
 use blindspot_engine::RuleSchedule;
 use blindspot_server::{AppState, EvaluationCounter, ServerConfig};
 use blindspot_store::{SqliteStore, Store};
+use chrono::Utc;
+use std::collections::BTreeSet;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -109,11 +111,15 @@ pub async fn run(config: Config, token: Option<String>) -> anyhow::Result<()> {
     let calls = CallCounter::default();
     // Accounts are resolved by the evaluations that need them, not here: the
     // server answers at once, and an account that fails is retried.
-    let targets = crate::aws::Accounts::new(&config.aws, calls.clone())
-        .await?
-        .targets();
+    let accounts = Arc::new(crate::aws::Accounts::new(&config.aws, calls.clone()).await?);
+    let targets = accounts.targets();
     let evaluations = EvaluationCounter::default();
     let hook_counter = evaluations.clone();
+    let enabled_rules: Vec<String> = blindspot_rules::all_rules(&config.rules)
+        .iter()
+        .filter(|e| e.scheduling.enabled)
+        .map(|e| e.meta().id.to_owned())
+        .collect();
     let rules: Vec<ScheduledRule<blindspot_aws::AwsClients>> =
         blindspot_rules::all_rules(&config.rules)
             .into_iter()
@@ -137,7 +143,12 @@ pub async fn run(config: Config, token: Option<String>) -> anyhow::Result<()> {
             ..Retention::default()
         }),
         on_evaluation: Some(Arc::new(move |evaluation, change| {
-            hook_counter.record(&evaluation.rule, evaluation.status);
+            // An evaluation the store lost is not an `ok` one to anybody
+            // reading the dashboard; count it as what happened.
+            match change {
+                Ok(_) => hook_counter.record(&evaluation.rule, evaluation.status),
+                Err(_) => hook_counter.record_write_failure(&evaluation.rule),
+            }
             match change {
                 Ok(change) => tracing::info!(
                     rule = %evaluation.rule,
@@ -160,6 +171,13 @@ pub async fn run(config: Config, token: Option<String>) -> anyhow::Result<()> {
         })),
     };
     let scheduler = Scheduler::new(rules, targets, Arc::clone(&store), options)?;
+    let withdrawals = tokio::spawn(withdraw_findings(
+        Arc::clone(&store),
+        Arc::clone(&accounts),
+        enabled_rules,
+        config.store.withdraw_unavailable_after,
+        evaluations.store_errors(),
+    ));
     let state = AppState {
         store,
         control: scheduler.control(),
@@ -172,6 +190,9 @@ pub async fn run(config: Config, token: Option<String>) -> anyhow::Result<()> {
         listen: addr,
         api_token: None,
         request_timeout: config.server.request_timeout,
+        allowed_hosts: config.server.allowed_hosts.clone(),
+        header_read_timeout: config.server.header_read_timeout,
+        max_connections: config.server.max_connections,
         ..ServerConfig::default()
     };
 
@@ -188,6 +209,7 @@ pub async fn run(config: Config, token: Option<String>) -> anyhow::Result<()> {
     });
     let report = scheduler.run(wait_for(stop_rx)).await;
     signal.abort();
+    withdrawals.abort();
     tracing::info!(?report, "scheduler stopped");
     // The server drains in-flight requests; bound it like the scheduler.
     match tokio::time::timeout(Duration::from_secs(5), server).await {
@@ -197,6 +219,83 @@ pub async fn run(config: Config, token: Option<String>) -> anyhow::Result<()> {
         Err(_) => tracing::warn!("HTTP server did not drain within 5s"),
     }
     Ok(())
+}
+
+/// How often the start-up withdrawal looks whether every account has
+/// resolved, and how often long-unavailable scopes are looked for.
+const WITHDRAW_POLL: Duration = Duration::from_secs(2);
+const WITHDRAW_UNAVAILABLE_EVERY: Duration = Duration::from_secs(3600);
+
+/// Gives findings an end, in the background, for as long as the daemon runs:
+/// once every account has resolved, the open findings of scopes no longer
+/// configured (a rule disabled, an account or region removed, or an
+/// account's placeholder scope from before it resolved) are withdrawn; then,
+/// hourly, those of scopes `unavailable` for longer than `unavailable_after`.
+/// Withdrawn is not resolved: nothing was fixed, the scope is no longer
+/// watched. `error` never withdraws anything.
+async fn withdraw_findings(
+    store: Arc<dyn Store>,
+    accounts: Arc<crate::aws::Accounts>,
+    rules: Vec<String>,
+    unavailable_after: Duration,
+    errors: blindspot_server::StoreErrorCounter,
+) {
+    let scopes = loop {
+        if let Some(scopes) = accounts.configured_scopes() {
+            break scopes;
+        }
+        tokio::time::sleep(WITHDRAW_POLL).await;
+    };
+    let configured: BTreeSet<(String, Scope)> = rules
+        .iter()
+        .flat_map(|rule| scopes.iter().map(move |s| (rule.clone(), s.clone())))
+        .collect();
+    let writer = Arc::clone(&store);
+    let withdrawn = tokio::task::spawn_blocking(move || {
+        writer.withdraw_unconfigured(
+            &configured,
+            "no longer configured (rule disabled, or account or region removed)",
+            Utc::now(),
+        )
+    })
+    .await;
+    match withdrawn {
+        Ok(Ok(n)) => tracing::info!(
+            withdrawn = n,
+            "withdrew the findings of unconfigured scopes"
+        ),
+        Ok(Err(err)) => {
+            errors.record(blindspot_server::StoreErrorCounter::WITHDRAW);
+            tracing::error!(error = %err, "cannot withdraw the findings of unconfigured scopes");
+        }
+        Err(err) => tracing::error!(error = %err, "withdrawing findings panicked"),
+    }
+    // Hourly is plenty against a 7-day limit; a short limit (tests, or an
+    // operator who wants it) is checked a few times within it.
+    let period = (unavailable_after / 4).clamp(Duration::from_secs(1), WITHDRAW_UNAVAILABLE_EVERY);
+    let mut every = tokio::time::interval(period);
+    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        every.tick().await;
+        let writer = Arc::clone(&store);
+        let withdrawn = tokio::task::spawn_blocking(move || {
+            writer.withdraw_unavailable(unavailable_after, Utc::now())
+        })
+        .await;
+        match withdrawn {
+            Ok(Ok(0)) => {}
+            Ok(Ok(n)) => tracing::info!(
+                withdrawn = n,
+                after = %humantime::format_duration(unavailable_after),
+                "withdrew the findings of long-unavailable scopes"
+            ),
+            Ok(Err(err)) => {
+                errors.record(blindspot_server::StoreErrorCounter::WITHDRAW);
+                tracing::error!(error = %err, "cannot withdraw the findings of unavailable scopes");
+            }
+            Err(err) => tracing::error!(error = %err, "withdrawing findings panicked"),
+        }
+    }
 }
 
 async fn wait_for(mut stop: watch::Receiver<bool>) {
@@ -230,7 +329,7 @@ pub async fn demo(
     // The simulator answers at once; a short timeout keeps a bug from hanging the demo.
     config.aws.operation_timeout = Duration::from_secs(20);
     if once {
-        return crate::check::run(&config, &[], format).await;
+        return crate::check::run(&config, &[], format, blindspot_core::Severity::Low).await;
     }
 
     config.server.listen = listen;

@@ -12,7 +12,8 @@ use crate::config::ConfigError;
 
 /// `check` found nothing; any other command succeeded.
 pub const OK: u8 = 0;
-/// `check` reported findings, and every evaluation completed.
+/// `check` reported findings at or above `--fail-on` (default `low`), and
+/// every evaluation completed.
 pub const FINDINGS: u8 = 1;
 /// The command line is wrong: an unknown flag, a bad value, a `--rule` that
 /// names no rule. clap's own errors exit with this code too.
@@ -36,7 +37,11 @@ pub const INTERNAL: u8 = 5;
 /// meaning continues it on an indented line.
 pub const TABLE: [(u8, &str); 6] = [
     (OK, "no findings (other commands: success)"),
-    (FINDINGS, "findings, and every evaluation completed"),
+    (
+        FINDINGS,
+        "findings at or above --fail-on (default low; info findings are listed\n\
+         but do not fail), and every evaluation completed",
+    ),
     (USAGE, "usage error: a bad flag or value, an unknown --rule"),
     (
         INCOMPLETE,

@@ -67,6 +67,12 @@ enum Command {
         /// Output format.
         #[arg(long, value_enum, default_value_t = Format::Table)]
         format: Format,
+        /// The least severity that makes the exit code 1: `info` findings
+        /// (a resource still within its grace, a missing Windows association
+        /// where there are no Windows nodes) are listed but, by default, do
+        /// not fail a pipeline.
+        #[arg(long, default_value = "low", value_name = "SEVERITY")]
+        fail_on: blindspot_core::Severity,
     },
     /// Start the simulated AWS with a built-in scenario and show blindspot on it;
     /// no AWS account needed.
@@ -173,6 +179,7 @@ async fn dispatch(command: Command) -> anyhow::Result<u8> {
             regions,
             rules,
             format,
+            fail_on,
         } => {
             let mut config = match config {
                 Some(path) => config::Config::load(&path)?,
@@ -181,7 +188,7 @@ async fn dispatch(command: Command) -> anyhow::Result<u8> {
             if !regions.is_empty() {
                 config.aws.regions = regions;
             }
-            check::run(&config, &rules, format).await
+            check::run(&config, &rules, format, fail_on).await
         }
         Command::Demo {
             listen,

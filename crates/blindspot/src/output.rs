@@ -1,7 +1,7 @@
 //! How `blindspot check` prints results: a table for people, one JSON document
 //! for programs.
 
-use blindspot_core::{Evaluation, EvaluationStatus, Finding};
+use blindspot_core::{Evaluation, EvaluationStatus, Finding, Severity};
 use serde::Serialize;
 use std::fmt::Write as _;
 
@@ -130,15 +130,19 @@ pub fn table(evaluations: &[Evaluation]) -> String {
 }
 
 /// The exit code of `check` (see [`crate::exit`]): incomplete when any
-/// evaluation failed, else findings when there are any, else OK.
+/// evaluation failed, else findings when any is at least `fail_on`, else OK.
 /// `unavailable` alone is not a failure: the service is simply not there.
-pub fn exit_code(evaluations: &[Evaluation]) -> u8 {
+pub fn exit_code(evaluations: &[Evaluation], fail_on: Severity) -> u8 {
     if evaluations
         .iter()
         .any(|e| e.status == EvaluationStatus::Error)
     {
         exit::INCOMPLETE
-    } else if evaluations.iter().any(|e| !e.findings.is_empty()) {
+    } else if evaluations
+        .iter()
+        .flat_map(|e| &e.findings)
+        .any(|f| f.severity >= fail_on)
+    {
         exit::FINDINGS
     } else {
         exit::OK

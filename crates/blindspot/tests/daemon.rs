@@ -417,3 +417,115 @@ async fn a_bad_config_stops_the_daemon_with_exit_4() {
         out.stderr
     );
 }
+
+/// A region removed from the config: its open findings are withdrawn at the
+/// next start (not resolved: nothing was fixed), kept in history with the
+/// reason, and no longer exported as open; the remaining region's stay open.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn findings_of_a_removed_region_are_withdrawn_not_resolved() {
+    let sim = blindspot_sim::SimServer::start(scenario(true, true))
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("blindspot.db");
+    let both = config(&sim.endpoint(), &db);
+    let (_both_dir, both_path) = common::config_file(&both);
+    let daemon = Daemon::start(&sim.endpoint(), &both_path);
+    let base = daemon.base.clone();
+    wait_until("both findings", || async {
+        resources(&findings(&base, "status=open").await) == ["i-east", "i-west"]
+    })
+    .await;
+    drop(daemon);
+
+    let east_only = both.replace(
+        r#"regions = ["us-east-1", "eu-west-1"]"#,
+        r#"regions = ["us-east-1"]"#,
+    );
+    assert_ne!(east_only, both);
+    let (_east_dir, east_path) = common::config_file(&east_only);
+    let daemon = Daemon::start(&sim.endpoint(), &east_path);
+    let base = daemon.base.clone();
+    wait_until("the removed region's finding to be withdrawn", || async {
+        resources(&findings(&base, "status=withdrawn").await) == ["i-west"]
+    })
+    .await;
+    assert_eq!(resources(&findings(&base, "status=open").await), ["i-east"]);
+    assert!(findings(&base, "status=resolved").await.is_empty());
+
+    let withdrawn = &findings(&base, "status=withdrawn").await[0];
+    let reason = withdrawn["withdrawn_reason"].as_str().unwrap_or_default();
+    assert!(reason.contains("no longer configured"), "{withdrawn}");
+    let id = withdrawn["id"].as_str().unwrap();
+    let (status, detail) = get(&format!("{base}/api/v1/findings/{id}")).await;
+    assert_eq!(status, 200);
+    let events: Vec<&str> = detail["history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["kind"].as_str().unwrap_or_default())
+        .collect();
+    assert_eq!(events, ["opened", "withdrawn"], "{detail}");
+
+    let text = reqwest::get(format!("{base}/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let metrics = parse_metrics(&text);
+    let west = [
+        ("rule", "inspector-exclusions"),
+        ("severity", "medium"),
+        ("region", "eu-west-1"),
+    ];
+    assert_ne!(metric(&metrics, "blindspot_findings", &west), Some(1.0));
+}
+
+/// A scope that stays `unavailable` (Inspector Classic retired) longer than
+/// `store.withdraw_unavailable_after` has its open findings withdrawn with
+/// the reason; until then they stay open, since `unavailable` resolves nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn findings_of_a_long_unavailable_scope_are_withdrawn() {
+    let sim = blindspot_sim::SimServer::start(scenario(true, false))
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("blindspot.db");
+    let text = config(&sim.endpoint(), &db)
+        .replace(
+            r#"regions = ["us-east-1", "eu-west-1"]"#,
+            r#"regions = ["us-east-1"]"#,
+        )
+        .replace(
+            "[store]\n",
+            "[store]\nwithdraw_unavailable_after = \"3s\"\n",
+        );
+    let (_dir, path) = common::config_file(&text);
+    let daemon = Daemon::start(&sim.endpoint(), &path);
+    let base = daemon.base.clone();
+    wait_until("the finding", || async {
+        resources(&findings(&base, "status=open").await) == ["i-east"]
+    })
+    .await;
+
+    sim.set_faults(Faults {
+        classic_retired: vec!["us-east-1".into()],
+        ..Faults::default()
+    });
+    let retired = Instant::now();
+    wait_until("the finding to be withdrawn", || async {
+        resources(&findings(&base, "status=withdrawn").await) == ["i-east"]
+    })
+    .await;
+    // Not before the limit: an unavailable evaluation alone withdraws nothing.
+    assert!(
+        retired.elapsed() >= Duration::from_secs(3),
+        "{:?}",
+        retired.elapsed()
+    );
+    let withdrawn = &findings(&base, "status=withdrawn").await[0];
+    let reason = withdrawn["withdrawn_reason"].as_str().unwrap_or_default();
+    assert!(reason.contains("unavailable"), "{withdrawn}");
+    assert!(findings(&base, "status=open").await.is_empty());
+}

@@ -190,3 +190,41 @@ async fn output_that_cannot_be_written_exits_5() {
         );
     }
 }
+
+/// A region whose only problem is a resource still within its first-scan
+/// grace has an `info` finding: listed, but not a failed pipeline, unless
+/// `--fail-on info` asks for it; `--fail-on` takes severity names only.
+#[tokio::test(flavor = "multi_thread")]
+async fn info_findings_are_listed_but_fail_only_when_asked() {
+    let sim = common::sim(
+        "default_account = \"123456789012\"\n\
+         [[region]]\nregion = \"us-east-1\"\n\
+         [region.inspector2]\nstatus = \"ENABLED\"\nlambda_code = \"ENABLED\"\n\
+         [[region.coverage]]\nresource_id = \"i-0a1b2c3d4e5f60718\"\nreason = \"PENDING_INITIAL_SCAN\"\n",
+    )
+    .await;
+    let check = |extra: &'static [&'static str]| {
+        let mut cmd = command(&sim.endpoint());
+        cmd.args([
+            "check",
+            "--regions",
+            "us-east-1",
+            "--rule",
+            "inspector2-coverage",
+        ])
+        .args(["--format", "json"])
+        .args(extra);
+        run(cmd)
+    };
+    let out = check(&[]).await;
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    let findings: Vec<serde_json::Value> = out.json()["findings"].as_array().unwrap().clone();
+    assert_eq!(findings.len(), 1, "{}", out.stdout);
+    assert_eq!(findings[0]["severity"], "info");
+    assert_eq!(findings[0]["code"], "PENDING_INITIAL_SCAN");
+
+    assert_eq!(check(&["--fail-on", "info"]).await.code, 1);
+    let out = check(&["--fail-on", "severe"]).await;
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(out.stderr.contains("severe"), "{}", out.stderr);
+}
