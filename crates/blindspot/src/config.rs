@@ -191,7 +191,8 @@ pub struct SchedulerSection {
     #[serde(with = "humantime_serde")]
     pub shutdown_grace: Duration,
     /// How many of the `aws.concurrency` evaluations one rule may hold;
-    /// absent: half of them, at least one.
+    /// absent: all of them when only one rule is enabled, else half of them,
+    /// at least one.
     pub per_rule_concurrency: Option<usize>,
 }
 

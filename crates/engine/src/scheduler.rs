@@ -102,7 +102,8 @@ pub struct SchedulerOptions {
     /// Evaluations running at once, across all rules (at least 1).
     pub concurrency: usize,
     /// Evaluations one rule may run at once, out of `concurrency` (1 to
-    /// `concurrency`); `None` means half of `concurrency`, at least 1.
+    /// `concurrency`); `None` means all of them when one rule is scheduled,
+    /// else half of `concurrency`, at least 1.
     pub per_rule_concurrency: Option<usize>,
     /// The most random delay added after each interval tick, so rules and
     /// replicas do not hit the AWS APIs in lockstep.
@@ -268,6 +269,8 @@ where
             )));
         }
         let per_rule = match options.per_rule_concurrency {
+            // A rule alone has nobody to starve: it may use every permit.
+            None if rules.len() <= 1 => options.concurrency,
             None => (options.concurrency / 2).max(1),
             Some(n) if (1..=options.concurrency).contains(&n) => n,
             Some(n) => {
