@@ -11,9 +11,7 @@ mod common;
 use blindspot_sim::{AccessDenied, Faults};
 use common::{command, config_file, run, sim};
 use serde_json::Value;
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
 /// The account of the simulator's default credentials.
@@ -94,7 +92,8 @@ fn deny_assume_role() -> Faults {
 
 /// `blindspot run`, its stderr in a file so the test can read the log.
 struct Daemon {
-    child: Child,
+    /// Held for its Drop, which stops the process.
+    _daemon: common::Daemon,
     base: String,
     started: Instant,
     log: std::path::PathBuf,
@@ -105,24 +104,11 @@ impl Daemon {
         let started = Instant::now();
         let mut cmd = command(endpoint);
         cmd.env("BLINDSPOT_LOG", "info")
-            .args(["run", "--config"])
-            .arg(config_path)
-            .stdout(Stdio::piped())
             .stderr(std::fs::File::create(log).unwrap());
-        let mut child = cmd.spawn().unwrap();
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let base = line
-            .trim()
-            .strip_prefix("blindspot listening on ")
-            .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
-            .trim_end_matches('/')
-            .to_owned();
+        let daemon = common::Daemon::spawn(cmd, config_path);
         Daemon {
-            child,
-            base,
+            base: daemon.base.clone(),
+            _daemon: daemon,
             started,
             log: log.to_owned(),
         }
@@ -130,13 +116,6 @@ impl Daemon {
 
     fn log(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap()
-    }
-}
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 

@@ -6,12 +6,11 @@ mod common;
 
 use blindspot_sim::{AccessDenied, Faults, Scenario};
 use blindspot_store::Store as _;
-use common::command;
+use common::{command, Daemon};
 use serde_json::Value;
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 const TOKEN: &str = "test-token-0123456789";
@@ -70,44 +69,11 @@ enabled = false
     )
 }
 
-struct Daemon {
-    child: Child,
-    base: String,
-}
-
-impl Daemon {
-    fn start(endpoint: &str, config_path: &Path) -> Daemon {
-        let mut cmd = command(endpoint);
-        cmd.env("BLINDSPOT_TEST_TOKEN", TOKEN)
-            .args(["run", "--config"])
-            .arg(config_path)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null());
-        let mut child = cmd.spawn().unwrap();
-        let stdout = child.stdout.take().unwrap();
-        let mut line = String::new();
-        BufReader::new(stdout).read_line(&mut line).unwrap();
-        let base = line
-            .trim()
-            .strip_prefix("blindspot listening on ")
-            .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
-            .trim_end_matches('/')
-            .to_owned();
-        Daemon { child, base }
-    }
-
-    fn kill9(&mut self) {
-        // Child::kill sends SIGKILL on Unix: no chance to clean up.
-        self.child.kill().unwrap();
-        self.child.wait().unwrap();
-    }
-}
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// `blindspot run` with the API token the config's `token_env` names.
+fn start(endpoint: &str, config: &Path) -> Daemon {
+    let mut cmd = command(endpoint);
+    cmd.env("BLINDSPOT_TEST_TOKEN", TOKEN).stderr(Stdio::null());
+    Daemon::spawn(cmd, config)
 }
 
 async fn get(url: &str) -> (u16, Value) {
@@ -125,14 +91,11 @@ where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = bool>,
 {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while Instant::now() < deadline {
-        if check().await {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-    panic!("timed out waiting for {what}");
+    common::wait_for(what, || {
+        let done = check();
+        async move { done.await.then_some(()) }
+    })
+    .await
 }
 
 async fn findings(base: &str, query: &str) -> Vec<Value> {
@@ -227,7 +190,7 @@ async fn the_daemon_tracks_findings_through_fixes_failures_and_kill_9() {
     let db = dir.path().join("state").join("blindspot.db");
     let (_cfg_dir, config_path) = common::config_file(&config(&sim.endpoint(), &db));
 
-    let mut daemon = Daemon::start(&sim.endpoint(), &config_path);
+    let mut daemon = start(&sim.endpoint(), &config_path);
     let base = daemon.base.clone();
 
     // Liveness at once; readiness once every enabled rule has evaluated.
@@ -380,7 +343,7 @@ async fn the_daemon_tracks_findings_through_fixes_failures_and_kill_9() {
     for _ in 0..3 {
         tokio::time::sleep(Duration::from_millis(700)).await;
         daemon.kill9();
-        daemon = Daemon::start(&sim.endpoint(), &config_path);
+        daemon = start(&sim.endpoint(), &config_path);
     }
     let base = daemon.base.clone();
     wait_until("readiness after restart", || async {
@@ -430,7 +393,7 @@ async fn findings_of_a_removed_region_are_withdrawn_not_resolved() {
     let db = dir.path().join("blindspot.db");
     let both = config(&sim.endpoint(), &db);
     let (_both_dir, both_path) = common::config_file(&both);
-    let daemon = Daemon::start(&sim.endpoint(), &both_path);
+    let daemon = start(&sim.endpoint(), &both_path);
     let base = daemon.base.clone();
     wait_until("both findings", || async {
         resources(&findings(&base, "status=open").await) == ["i-east", "i-west"]
@@ -444,7 +407,7 @@ async fn findings_of_a_removed_region_are_withdrawn_not_resolved() {
     );
     assert_ne!(east_only, both);
     let (_east_dir, east_path) = common::config_file(&east_only);
-    let daemon = Daemon::start(&sim.endpoint(), &east_path);
+    let daemon = start(&sim.endpoint(), &east_path);
     let base = daemon.base.clone();
     wait_until("the removed region's finding to be withdrawn", || async {
         resources(&findings(&base, "status=withdrawn").await) == ["i-west"]
@@ -502,7 +465,7 @@ async fn findings_of_a_long_unavailable_scope_are_withdrawn() {
             "[store]\nwithdraw_unavailable_after = \"3s\"\n",
         );
     let (_dir, path) = common::config_file(&text);
-    let daemon = Daemon::start(&sim.endpoint(), &path);
+    let daemon = start(&sim.endpoint(), &path);
     let base = daemon.base.clone();
     wait_until("the finding", || async {
         resources(&findings(&base, "status=open").await) == ["i-east"]

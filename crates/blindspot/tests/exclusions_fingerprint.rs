@@ -9,12 +9,9 @@
 
 mod common;
 
-use common::command;
+use common::{wait_for, Daemon};
 use serde_json::Value;
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Stdio};
-use std::time::{Duration, Instant};
 
 const TEMPLATE: &str = "arn:aws:inspector:us-east-1:123456789012:target/0-t/template/0-a";
 const PACKAGE: &str = "arn:aws:inspector:us-east-1:316112463485:rulespackage/0-gEjTy7T7";
@@ -86,41 +83,6 @@ enabled = false
     )
 }
 
-/// `blindspot run`, killed when dropped.
-struct Daemon {
-    child: Child,
-    base: String,
-}
-
-impl Daemon {
-    fn start(endpoint: &str, config_path: &Path) -> Daemon {
-        let mut cmd = command(endpoint);
-        cmd.args(["run", "--config"])
-            .arg(config_path)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null());
-        let mut child = cmd.spawn().unwrap();
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let base = line
-            .trim()
-            .strip_prefix("blindspot listening on ")
-            .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
-            .trim_end_matches('/')
-            .to_owned();
-        Daemon { child, base }
-    }
-}
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 async fn get(url: &str) -> Value {
     let resp = reqwest::get(url).await.unwrap();
     assert_eq!(resp.status().as_u16(), 200, "GET {url}");
@@ -135,22 +97,6 @@ async fn findings(base: &str, status: &str) -> Vec<Value> {
         .as_array()
         .unwrap()
         .clone()
-}
-
-/// Polls `check` until it yields a value, for at most a minute.
-async fn wait_for<T, F, Fut>(what: &str, mut check: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Option<T>>,
-{
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while Instant::now() < deadline {
-        if let Some(value) = check().await {
-            return value;
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-    panic!("timed out waiting for {what}");
 }
 
 /// The open findings ordered by code, once there are two and both come from
@@ -172,7 +118,7 @@ async fn a_new_run_of_the_template_keeps_the_finding_and_its_first_seen() {
     let dir = tempfile::tempdir().unwrap();
     let (_cfg_dir, config_path) =
         common::config_file(&config(&sim.endpoint(), &dir.path().join("blindspot.db")));
-    let daemon = Daemon::start(&sim.endpoint(), &config_path);
+    let daemon = Daemon::run(&sim.endpoint(), &config_path);
     let base = daemon.base.clone();
 
     let before = wait_for("the first run's findings", || {

@@ -74,3 +74,71 @@ pub fn config_file(text: &str) -> (tempfile::TempDir, std::path::PathBuf) {
     std::fs::write(&path, text).unwrap();
     (dir, path)
 }
+
+/// `blindspot run`, started from a prepared command and killed when dropped.
+pub struct Daemon {
+    pub child: std::process::Child,
+    /// `http://127.0.0.1:<port>`, from the first line the daemon prints.
+    pub base: String,
+}
+
+impl Daemon {
+    /// `blindspot run --config <config>` with the test environment of
+    /// [`command`]; stderr is dropped.
+    pub fn run(endpoint: &str, config: &Path) -> Daemon {
+        let mut cmd = command(endpoint);
+        cmd.stderr(std::process::Stdio::null());
+        Daemon::spawn(cmd, config)
+    }
+
+    /// Appends `run --config <config>` to `cmd` (whose environment and
+    /// stderr the caller chose), starts it and waits for the line that gives
+    /// the server's address.
+    pub fn spawn(mut cmd: Command, config: &Path) -> Daemon {
+        use std::io::BufRead as _;
+        cmd.args(["run", "--config"])
+            .arg(config)
+            .stdout(std::process::Stdio::piped());
+        let mut child = cmd.spawn().unwrap();
+        let mut line = String::new();
+        std::io::BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let base = line
+            .trim()
+            .strip_prefix("blindspot listening on ")
+            .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
+            .trim_end_matches('/')
+            .to_owned();
+        Daemon { child, base }
+    }
+
+    /// SIGKILL: no chance to clean up.
+    pub fn kill9(&mut self) {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Polls `check` until it yields a value, for at most a minute.
+pub async fn wait_for<T, F, Fut>(what: &str, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while std::time::Instant::now() < deadline {
+        if let Some(value) = check().await {
+            return value;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    panic!("timed out waiting for {what}");
+}
