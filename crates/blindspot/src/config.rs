@@ -15,6 +15,11 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+/// `config/blindspot.example.toml`: every key, commented, with its default
+/// value; `blindspot config example` prints it. Its live keys equal
+/// [`Config::default`] (a test compares them).
+pub const EXAMPLE: &str = include_str!("../../../config/blindspot.example.toml");
+
 /// The whole config file.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -636,8 +641,35 @@ mod tests {
 
     #[test]
     fn example_configs_are_valid() {
-        parse(include_str!("../../../config/blindspot.example.toml")).unwrap();
+        parse(EXAMPLE).unwrap();
         let deploy = parse(include_str!("../../../deploy/blindspot.toml")).unwrap();
         assert!(deploy.server.token_file.is_some());
+    }
+
+    /// The example says "every key is shown with its default value": the
+    /// values it sets are the defaults, key by key. `Debug` shows every
+    /// field of every section and rule (the example names no account, so
+    /// nothing is redacted away).
+    #[test]
+    fn the_example_sets_exactly_the_defaults() {
+        let example = parse(EXAMPLE).unwrap();
+        assert!(
+            example.aws.accounts.is_empty(),
+            "{:?}",
+            example.aws.accounts
+        );
+        let (example, default) = (format!("{example:#?}"), format!("{:#?}", Config::default()));
+        let differences: Vec<String> = example
+            .lines()
+            .zip(default.lines())
+            .filter(|(e, d)| e != d)
+            .map(|(e, d)| format!("example: {}\ndefault: {}", e.trim(), d.trim()))
+            .collect();
+        assert!(
+            differences.is_empty() && example.lines().count() == default.lines().count(),
+            "config/blindspot.example.toml differs from Config::default():\n{}\n\n\
+             example:\n{example}\ndefault:\n{default}",
+            differences.join("\n")
+        );
     }
 }

@@ -79,18 +79,38 @@ fn api_token(server: &ServerSection) -> Result<Option<String>, ConfigError> {
     }
 }
 
-/// Runs the daemon until SIGTERM or Ctrl-C. `token` overrides `[server]`'s
-/// token source (the demo makes one up).
-///
-/// Nothing here waits for AWS: the HTTP server (`/healthz`) answers as soon
-/// as the store is open, and accounts are resolved by the first evaluations
-/// that need them (see `crate::aws`); `/readyz` says not ready until every
-/// rule has completed an activation.
+/// Runs the daemon on `[server] listen` until SIGTERM or Ctrl-C. `token`
+/// overrides `[server]`'s token source.
 pub async fn run(config: Config, token: Option<String>) -> anyhow::Result<()> {
     let token = match token {
         Some(t) => Some(t),
         None => api_token(&config.server)?,
     };
+    // Bind before anything slow, so a port conflict fails fast.
+    let listener = bind(config.server.listen).await?;
+    run_with_listener(config, token, listener).await
+}
+
+/// Binds the HTTP listener; a failure is exit 5, with the address.
+async fn bind(addr: SocketAddr) -> anyhow::Result<tokio::net::TcpListener> {
+    tokio::net::TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("cannot listen on {addr}"))
+}
+
+/// Runs the daemon on an already bound listener (`[server] listen` is not
+/// read) until SIGTERM or Ctrl-C. `token` is the API token itself, already
+/// read (`run` reads `[server]`'s; the demo makes one up).
+///
+/// Nothing here waits for AWS: the HTTP server (`/healthz`) answers as soon
+/// as the store is open, and accounts are resolved by the first evaluations
+/// that need them (see `crate::aws`); `/readyz` says not ready until every
+/// rule has completed an activation.
+pub async fn run_with_listener(
+    config: Config,
+    token: Option<String>,
+    listener: tokio::net::TcpListener,
+) -> anyhow::Result<()> {
     let path: PathBuf = config
         .store
         .path
@@ -102,10 +122,6 @@ pub async fn run(config: Config, token: Option<String>) -> anyhow::Result<()> {
     );
     tracing::info!(path = %path.display(), "store opened");
 
-    // Bind before anything slow, so a port conflict fails fast.
-    let listener = tokio::net::TcpListener::bind(config.server.listen)
-        .await
-        .with_context(|| format!("cannot listen on {}", config.server.listen))?;
     let addr = listener.local_addr()?;
 
     let calls = CallCounter::default();
@@ -185,6 +201,8 @@ pub async fn run(config: Config, token: Option<String>) -> anyhow::Result<()> {
         evaluations,
         api_token: token,
         version: env!("CARGO_PKG_VERSION"),
+        commit: env!("BLINDSPOT_GIT_COMMIT"),
+        build_date: env!("BLINDSPOT_BUILD_DATE"),
     };
     let server_config = ServerConfig {
         listen: addr,
@@ -303,10 +321,12 @@ async fn wait_for(mut stop: watch::Receiver<bool>) {
     let _ = stop.wait_for(|stop| *stop).await;
 }
 
-/// `blindspot demo`: the simulated AWS with a scenario, and blindspot against it.
+/// `blindspot demo`: the simulated AWS with a scenario, and blindspot against
+/// it. `listen` is the `--listen` the user gave: without one, the default
+/// address, or a free port beside it when that is taken.
 pub async fn demo(
     scenario: blindspot_sim::Scenario,
-    listen: SocketAddr,
+    listen: Option<SocketAddr>,
     once: bool,
     format: Format,
 ) -> anyhow::Result<u8> {
@@ -318,6 +338,12 @@ pub async fn demo(
             blindspot_sim::ScenarioError::Invalid("the scenario has no regions".into()).into(),
         );
     }
+    // The listener first: a port conflict is told before anything starts.
+    let listener = if once {
+        None
+    } else {
+        Some(demo_listener(listen).await?)
+    };
     let sim = blindspot_sim::SimServer::start(scenario)
         .await
         .context("cannot start the simulated AWS")?;
@@ -328,11 +354,11 @@ pub async fn demo(
     config.aws.endpoint_url = Some(sim.endpoint());
     // The simulator answers at once; a short timeout keeps a bug from hanging the demo.
     config.aws.operation_timeout = Duration::from_secs(20);
-    if once {
+    let Some(listener) = listener else {
         return crate::check::run(&config, &[], format, blindspot_core::Severity::Low).await;
-    }
+    };
 
-    config.server.listen = listen;
+    config.server.listen = listener.local_addr()?;
     // Short intervals so the demo shows the lifecycle within minutes.
     config.rules = config.rules.with_demo_intervals();
     config.scheduler.jitter = Duration::from_secs(2);
@@ -342,10 +368,32 @@ pub async fn demo(
     let token = demo_token();
     println!("demo API token (for \"run now\"): {token}");
     println!("press Ctrl-C to stop");
-    let result = run(config, Some(token)).await;
+    let result = run_with_listener(config, Some(token), listener).await;
     let _ = std::fs::remove_dir_all(&dir);
     sim.shutdown().await;
     result.map(|()| crate::exit::OK)
+}
+
+/// The demo's listener: `--listen` if given (a failure to bind it is exit
+/// 5), else the default address, or a free port on its IP when another
+/// program (say, another demo) holds it, so a newcomer's first command works.
+async fn demo_listener(listen: Option<SocketAddr>) -> anyhow::Result<tokio::net::TcpListener> {
+    if let Some(addr) = listen {
+        return bind(addr).await;
+    }
+    let default = ServerSection::default().listen;
+    match tokio::net::TcpListener::bind(default).await {
+        Err(err) if err.kind() == std::io::ErrorKind::AddrInUse => {
+            let free = bind(SocketAddr::new(default.ip(), 0)).await?;
+            eprintln!(
+                "port {} is in use; the demo listens on port {} instead (choose one with --listen)",
+                default.port(),
+                free.local_addr()?.port()
+            );
+            Ok(free)
+        }
+        bound => bound.with_context(|| format!("cannot listen on {default}")),
+    }
 }
 
 /// A throwaway token for the demo's POST endpoints, unguessable enough for a

@@ -16,7 +16,7 @@ mod exit;
 mod output;
 
 use anyhow::Context as _;
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{CommandFactory as _, Parser, Subcommand, ValueEnum};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -28,10 +28,21 @@ use std::process::ExitCode;
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+/// The version with the commit and the build date (set by `build.rs`), as
+/// `--version` prints it after the name: `0.1.0 (abc123def456 2026-11-30)`.
+const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (",
+    env!("BLINDSPOT_GIT_COMMIT"),
+    " ",
+    env!("BLINDSPOT_BUILD_DATE"),
+    ")"
+);
+
 #[derive(Debug, Parser)]
 #[command(
     name = "blindspot",
-    version,
+    version = VERSION,
     about = "Finds where Amazon Inspector has gone blind: classic exclusions, broken v2 \
              State Manager associations and uncovered resources.",
     after_help = exit::help()
@@ -78,9 +89,10 @@ enum Command {
     /// no AWS account needed.
     #[command(after_help = "With --once, exits like `check` (see `blindspot check --help`).")]
     Demo {
-        /// Address of blindspot's HTTP server.
-        #[arg(long, default_value = "127.0.0.1:9477")]
-        listen: SocketAddr,
+        /// Address of blindspot's HTTP server [default: 127.0.0.1:9477, or a
+        /// free port on 127.0.0.1 when that one is taken].
+        #[arg(long)]
+        listen: Option<SocketAddr>,
         /// A scenario file instead of the built-in demo scenario.
         #[arg(long)]
         scenario: Option<PathBuf>,
@@ -119,6 +131,51 @@ enum Command {
         #[arg(long, default_value = "127.0.0.1:0")]
         listen: SocketAddr,
     },
+    /// The configuration file: `blindspot config example > blindspot.toml` is a start.
+    Config {
+        #[command(subcommand)]
+        command: ConfigCommand,
+    },
+    /// Print a shell completion script, e.g.
+    /// `blindspot completions bash > /etc/bash_completion.d/blindspot`.
+    Completions {
+        /// The shell.
+        #[arg(value_enum)]
+        shell: CompletionShell,
+    },
+    /// Print the man page (roff), e.g. `blindspot manpage > blindspot.1`.
+    Manpage {
+        /// Write one page per command (blindspot.1, blindspot-run.1, ...)
+        /// into this directory instead.
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
+    },
+}
+
+/// `blindspot config ...`.
+#[derive(Debug, Subcommand)]
+enum ConfigCommand {
+    /// Print the example configuration: every key, commented, with its
+    /// default value.
+    Example,
+}
+
+/// The shells `blindspot completions` writes for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum CompletionShell {
+    Bash,
+    Zsh,
+    Fish,
+}
+
+impl From<CompletionShell> for clap_complete::Shell {
+    fn from(shell: CompletionShell) -> Self {
+        match shell {
+            CompletionShell::Bash => clap_complete::Shell::Bash,
+            CompletionShell::Zsh => clap_complete::Shell::Zsh,
+            CompletionShell::Fish => clap_complete::Shell::Fish,
+        }
+    }
 }
 
 /// Output format of `check`.
@@ -208,12 +265,38 @@ async fn dispatch(command: Command) -> anyhow::Result<u8> {
                 Some(path) => config::Config::load(&path)?,
                 None => config::Config::default(),
             };
-            std::io::Write::write_all(
-                &mut std::io::stdout(),
-                check::rules_table(&config).as_bytes(),
-            )
-            .context("cannot write the rules")?;
-            Ok(exit::OK)
+            print(check::rules_table(&config).as_bytes(), "the rules")
+        }
+        Command::Config {
+            command: ConfigCommand::Example,
+        } => print(config::EXAMPLE.as_bytes(), "the example configuration"),
+        Command::Completions { shell } => {
+            let mut script = Vec::new();
+            clap_complete::generate(
+                clap_complete::Shell::from(shell),
+                &mut Cli::command(),
+                "blindspot",
+                &mut script,
+            );
+            print(&script, "the completion script")
+        }
+        Command::Manpage { dir } => {
+            let cli = Cli::command().disable_help_subcommand(true);
+            match dir {
+                None => {
+                    let mut page = Vec::new();
+                    man_page(cli)
+                        .render(&mut page)
+                        .context("cannot render the man page")?;
+                    print(&page, "the man page")
+                }
+                Some(dir) => {
+                    write_man_pages(cli, &dir).with_context(|| {
+                        format!("cannot write the man pages to {}", dir.display())
+                    })?;
+                    Ok(exit::OK)
+                }
+            }
         }
         Command::Sim {
             scenario,
@@ -245,6 +328,36 @@ async fn dispatch(command: Command) -> anyhow::Result<u8> {
             Ok(exit::OK)
         }
     }
+}
+
+/// The man page of `command`, dated with the build date.
+fn man_page(command: clap::Command) -> clap_mangen::Man {
+    clap_mangen::Man::new(command)
+        .date(env!("BLINDSPOT_BUILD_DATE"))
+        .source(concat!("blindspot ", env!("CARGO_PKG_VERSION")))
+}
+
+/// Writes the pages of `command` and of every subcommand below it into
+/// `dir`, one file each, named as their SUBCOMMANDS sections refer to them
+/// (`blindspot-config-example.1`), and prints each file's path.
+fn write_man_pages(mut command: clap::Command, dir: &std::path::Path) -> std::io::Result<()> {
+    // Building gives every subcommand its full name (`blindspot-run`).
+    command.build();
+    for sub in command.get_subcommands().filter(|s| !s.is_hide_set()) {
+        write_man_pages(sub.clone(), dir)?;
+    }
+    let path = man_page(command).generate_to(dir)?;
+    println!("{}", path.display());
+    Ok(())
+}
+
+/// Writes a command's output to stdout; a failure is exit 5.
+fn print(bytes: &[u8], what: &str) -> anyhow::Result<u8> {
+    let mut stdout = std::io::stdout().lock();
+    std::io::Write::write_all(&mut stdout, bytes)
+        .and_then(|()| std::io::Write::flush(&mut stdout))
+        .with_context(|| format!("cannot write {what}"))?;
+    Ok(exit::OK)
 }
 
 /// A percentage from the command line; anything outside 0-100 is a usage

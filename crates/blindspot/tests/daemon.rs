@@ -237,8 +237,27 @@ async fn the_daemon_tracks_findings_through_fixes_failures_and_kill_9() {
         .is_some_and(|v| v >= 2.0),
         "{text}"
     );
-    assert!(
-        metric(&metrics, "blindspot_build_info", &[]).is_some(),
+    // The build: the version, and the commit and date `--version` prints.
+    let mut cmd = command(&sim.endpoint());
+    cmd.arg("--version");
+    let version = common::run(cmd).await.stdout;
+    let (commit, date) = version
+        .trim()
+        .strip_prefix(concat!("blindspot ", env!("CARGO_PKG_VERSION"), " ("))
+        .and_then(|rest| rest.strip_suffix(')'))
+        .and_then(|rest| rest.split_once(' '))
+        .unwrap_or_else(|| panic!("--version printed {version:?}"));
+    assert_eq!(
+        metric(
+            &metrics,
+            "blindspot_build_info",
+            &[
+                ("version", env!("CARGO_PKG_VERSION")),
+                ("commit", commit),
+                ("build_date", date)
+            ]
+        ),
+        Some(1.0),
         "{text}"
     );
     promtool_check(&text);

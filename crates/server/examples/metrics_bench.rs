@@ -183,6 +183,8 @@ async fn main() {
         evaluations: EvaluationCounter::default(),
         api_token: None,
         version: "bench",
+        commit: "bench",
+        build_date: "bench",
     };
     let app = blindspot_server::app(state);
     const METRICS: &str = "/metrics";

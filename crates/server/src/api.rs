@@ -170,6 +170,8 @@ pub(crate) async fn metrics(
     let rules = state.control.rules();
     let input = metrics::MetricsInput {
         version: state.version.to_owned(),
+        commit: state.commit.to_owned(),
+        build_date: state.build_date.to_owned(),
         rule_ids: rules.iter().map(|r| r.meta.id.to_owned()).collect(),
         // Rules declare their measurements' HELP texts; the server names no rule.
         measurement_help: rules

@@ -164,6 +164,12 @@ pub struct AppState {
     pub api_token: Option<String>,
     /// The daemon's version, exported as `blindspot_build_info{version}`.
     pub version: &'static str,
+    /// The git commit it was built from (`unknown` outside a git checkout),
+    /// exported as `blindspot_build_info{commit}`.
+    pub commit: &'static str,
+    /// The UTC date it was built (`YYYY-MM-DD`), exported as
+    /// `blindspot_build_info{build_date}`.
+    pub build_date: &'static str,
 }
 
 impl AppState {

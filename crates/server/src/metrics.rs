@@ -152,6 +152,8 @@ pub(crate) struct StoreData {
 #[derive(Debug, Clone, Default)]
 pub(crate) struct MetricsInput {
     pub version: String,
+    pub commit: String,
+    pub build_date: String,
     pub rule_ids: Vec<String>,
     /// HELP texts of rule measurements, by measurement name, from `RuleMeta`.
     pub measurement_help: BTreeMap<String, String>,
@@ -347,9 +349,17 @@ fn encode_value(series: &mut MetricEncoder<'_>, value: &Value) -> Result<(), std
 fn families(input: &MetricsInput) -> Vec<Family> {
     let mut build = Family::gauge(
         "build_info",
-        "Always 1; the version label is the running blindspot version.",
+        "Always 1; the labels are the running blindspot's version, the git commit it was \
+         built from and its build date (UTC).",
     );
-    build.set(&[("version", &input.version)], Value::Int(1));
+    build.set(
+        &[
+            ("version", &input.version),
+            ("commit", &input.commit),
+            ("build_date", &input.build_date),
+        ],
+        Value::Int(1),
+    );
 
     let mut out = vec![build];
     if let Some(store) = &input.store {
@@ -703,6 +713,8 @@ mod tests {
     fn without_the_store_only_in_process_families_are_rendered() {
         let input = MetricsInput {
             version: "v".into(),
+            commit: "0123456789ab".into(),
+            build_date: "2026-11-30".into(),
             rule_ids: vec!["r".into()],
             store: None,
             scrape_seconds: 0.25,
@@ -712,7 +724,7 @@ mod tests {
         };
         let text = render(&input).unwrap();
         for present in [
-            "blindspot_build_info{version=\"v\"} 1",
+            "blindspot_build_info{version=\"v\",commit=\"0123456789ab\",build_date=\"2026-11-30\"} 1",
             "blindspot_evaluations_total{rule=\"r\",status=\"ok\"} 2",
             "blindspot_evaluations_total{rule=\"r\",status=\"write_failed\"} 0",
             "blindspot_store_up 0",

@@ -178,6 +178,13 @@ fn promtool_check(text: &str) {
     );
 }
 
+/// The labels of `blindspot_build_info` in the fixture's state.
+const BUILD_INFO: &[(&str, &str)] = &[
+    ("version", "0.1.0-test"),
+    ("commit", "0123456789ab"),
+    ("build_date", "2026-11-30"),
+];
+
 fn value(samples: &Samples, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
     samples.get(name)?.iter().find_map(|(l, v)| {
         let want: Vec<(String, String)> = labels
@@ -260,10 +267,7 @@ async fn metrics_parse_and_carry_the_store_data() {
     let eu = ("region", "eu-west-1");
     let acct = ("account", ACCOUNT);
 
-    assert_eq!(
-        value(&s, "blindspot_build_info", &[("version", "0.1.0-test")]),
-        Some(1.0)
-    );
+    assert_eq!(value(&s, "blindspot_build_info", BUILD_INFO), Some(1.0));
     assert_eq!(
         value(
             &s,
@@ -565,10 +569,7 @@ async fn metrics_are_served_when_the_store_cannot_be_read() {
     let text = reply.text();
     let s = parse_exposition(&text);
     assert_eq!(value(&s, "blindspot_store_up", &[]), Some(0.0));
-    assert_eq!(
-        value(&s, "blindspot_build_info", &[("version", "0.1.0-test")]),
-        Some(1.0)
-    );
+    assert_eq!(value(&s, "blindspot_build_info", BUILD_INFO), Some(1.0));
     assert_eq!(
         value(
             &s,

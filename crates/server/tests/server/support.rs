@@ -646,6 +646,8 @@ pub fn fixture() -> Fixture {
         evaluations,
         api_token: None,
         version: "0.1.0-test",
+        commit: "0123456789ab",
+        build_date: "2026-11-30",
     };
     Fixture {
         store,
