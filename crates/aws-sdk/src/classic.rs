@@ -1,19 +1,75 @@
 //! [`InspectorClassicApi`] over `aws-sdk-inspector`.
 
 use async_trait::async_trait;
+use aws_sdk_inspector::config::http::HttpResponse;
+use aws_sdk_inspector::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_inspector::types::{AssessmentRunFilter, AssessmentRunState, Locale, TimestampRange};
 use aws_sdk_inspector::Client;
 use blindspot_aws::classic::{
     AssessmentRun, Exclusion, ExclusionBatch, FailedItem, KeyValue, RunQuery,
     DESCRIBE_EXCLUSIONS_MAX, DESCRIBE_RUNS_MAX,
 };
-use blindspot_aws::{AwsError, InspectorClassicApi, Page};
+use blindspot_aws::{AwsError, AwsErrorKind, InspectorClassicApi, Page};
 
-use crate::convert::{opt_chrono, to_chrono, to_smithy};
+use crate::convert::{opt_chrono, required, required_chrono, to_smithy};
 use crate::error::Calls;
 
 /// The service label of Inspector Classic calls.
 pub const SERVICE: &str = "inspector";
+
+/// Phrases (lowercase) of an error message that says the service itself is
+/// gone, whatever the error's code.
+const RETIRED_PHRASES: &[&str] = &[
+    "retired",
+    "no longer available",
+    "end of life",
+    "end-of-life",
+    "end of support",
+    "end-of-support",
+];
+
+/// Codes with which an endpoint rejects the caller's credentials themselves
+/// (not the action): the security token or access key is unknown to it.
+const CREDENTIALS_REJECTED: &[&str] = &["UnrecognizedClientException", "InvalidClientTokenId"];
+
+/// Reads an Inspector Classic service error as "retired" where it says so.
+///
+/// AWS ended Inspector Classic on 2026-05-20, and a retired endpoint is not
+/// known to answer in one shape. Each of these is `Unavailable`:
+/// - `UnknownOperationException` (the endpoint no longer knows the
+///   operation; already `Unavailable` by its code);
+/// - a rejection of the credentials (`UnrecognizedClientException`,
+///   `InvalidClientTokenId`, or an access-denied code whose message says the
+///   security token or access key is invalid). blindspot builds clients only
+///   for accounts whose identity STS confirmed with these very credentials,
+///   in this run, so an endpoint that does not recognise them no longer
+///   knows the account: the service is gone, not the credentials. A denied
+///   *action* ("not authorized to perform") stays `AccessDenied`;
+/// - any error whose message says the service is retired, no longer
+///   available, or past its end of life or support.
+///
+/// Only answers of the classic endpoint itself are read this way: a failure
+/// to load credentials (a refused AssumeRole) is the account's problem and
+/// keeps its classification.
+fn recognise_retirement<E>(mut classified: AwsError, err: &SdkError<E, HttpResponse>) -> AwsError
+where
+    E: ProvideErrorMetadata,
+{
+    if classified.kind == AwsErrorKind::Unavailable || !matches!(err, SdkError::ServiceError(_)) {
+        return classified;
+    }
+    let code = err.code().unwrap_or_default();
+    let message = err.message().unwrap_or_default().to_lowercase();
+    let credentials_rejected = CREDENTIALS_REJECTED.contains(&code)
+        || (classified.kind == AwsErrorKind::AccessDenied
+            && (message.contains("security token included in the request is invalid")
+                || message.contains("access key id you provided does not exist")));
+    let says_retired = RETIRED_PHRASES.iter().any(|p| message.contains(p));
+    if credentials_rejected || says_retired {
+        classified.kind = AwsErrorKind::Unavailable;
+    }
+    classified
+}
 
 /// ListAssessmentRuns and ListExclusions take up to 500 (`maxResults`); asking
 /// for the most keeps the number of calls per evaluation low.
@@ -29,6 +85,14 @@ pub struct SdkInspectorClassic {
 impl SdkInspectorClassic {
     pub(crate) fn new(client: Client, calls: Calls) -> Self {
         SdkInspectorClassic { client, calls }
+    }
+
+    /// Classifies an SDK error of `operation`, recognising retirement.
+    fn error<E>(&self, operation: &'static str, err: &SdkError<E, HttpResponse>) -> AwsError
+    where
+        E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    {
+        recognise_retirement(self.calls.error(operation, err), err)
     }
 
     fn check_batch(
@@ -70,17 +134,19 @@ fn run_filter(query: &RunQuery) -> Option<AssessmentRunFilter> {
     )
 }
 
+/// Every member the model requires may still be missing from an answer;
+/// see [`crate::convert`] for how absence is kept.
 fn convert_run(run: &aws_sdk_inspector::types::AssessmentRun) -> Result<AssessmentRun, String> {
     Ok(AssessmentRun {
         arn: run.arn().to_owned(),
         name: run.name().to_owned(),
         template_arn: run.assessment_template_arn().to_owned(),
-        state: run.state().as_str().to_owned(),
+        state: required(run.state().as_str()),
         rules_package_arns: run.rules_package_arns().to_vec(),
-        created_at: Some(to_chrono(run.created_at())?),
+        created_at: required_chrono(run.created_at())?,
         started_at: opt_chrono(run.started_at())?,
         completed_at: opt_chrono(run.completed_at())?,
-        state_changed_at: Some(to_chrono(run.state_changed_at())?),
+        state_changed_at: required_chrono(run.state_changed_at())?,
     })
 }
 
@@ -95,7 +161,7 @@ fn convert_exclusion(e: &aws_sdk_inspector::types::Exclusion) -> Exclusion {
             .iter()
             .map(|s| KeyValue {
                 // `as_str` keeps keys outside the model's enum (`instanceId`).
-                key: s.key().map(|k| k.as_str().to_owned()).unwrap_or_default(),
+                key: s.key().map(|k| required(k.as_str())).unwrap_or_default(),
                 value: s.value().map(str::to_owned),
             })
             .collect(),
@@ -131,7 +197,7 @@ impl InspectorClassicApi for SdkInspectorClassic {
                     .max_results(LIST_MAX_RESULTS)
                     .send()
                     .await
-                    .map_err(|e| self.calls.error(OP, &e))?;
+                    .map_err(|e| self.error(OP, &e))?;
                 Ok(Page {
                     items: out.assessment_run_arns().to_vec(),
                     next_token: out.next_token().map(str::to_owned),
@@ -157,7 +223,7 @@ impl InspectorClassicApi for SdkInspectorClassic {
                     .set_assessment_run_arns(Some(arns.to_vec()))
                     .send()
                     .await
-                    .map_err(|e| self.calls.error(OP, &e))?;
+                    .map_err(|e| self.error(OP, &e))?;
                 out.assessment_runs()
                     .iter()
                     .map(convert_run)
@@ -183,7 +249,7 @@ impl InspectorClassicApi for SdkInspectorClassic {
                     .max_results(LIST_MAX_RESULTS)
                     .send()
                     .await
-                    .map_err(|e| self.calls.error(OP, &e))?;
+                    .map_err(|e| self.error(OP, &e))?;
                 Ok(Page {
                     items: out.exclusion_arns().to_vec(),
                     next_token: out.next_token().map(str::to_owned),
@@ -209,7 +275,7 @@ impl InspectorClassicApi for SdkInspectorClassic {
                     .locale(Locale::EnUs)
                     .send()
                     .await
-                    .map_err(|e| self.calls.error(OP, &e))?;
+                    .map_err(|e| self.error(OP, &e))?;
                 let mut exclusions: Vec<Exclusion> =
                     out.exclusions().values().map(convert_exclusion).collect();
                 // The answer is a map; sort so callers see a stable order.
@@ -219,7 +285,7 @@ impl InspectorClassicApi for SdkInspectorClassic {
                     .iter()
                     .map(|(arn, f)| FailedItem {
                         arn: arn.clone(),
-                        code: f.failure_code().as_str().to_owned(),
+                        code: required(f.failure_code().as_str()),
                         retryable: f.retryable(),
                     })
                     .collect();
@@ -227,5 +293,106 @@ impl InspectorClassicApi for SdkInspectorClassic {
                 Ok(ExclusionBatch { exclusions, failed })
             })
             .await
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use super::*;
+    use aws_sdk_inspector::error::ErrorMetadata;
+    use aws_sdk_inspector::operation::list_assessment_runs::ListAssessmentRunsError;
+    use aws_smithy_types::body::SdkBody;
+    use blindspot_core::CallCounter;
+
+    fn answer(code: &str, message: &str) -> SdkError<ListAssessmentRunsError, HttpResponse> {
+        let meta = ErrorMetadata::builder().code(code).message(message).build();
+        SdkError::service_error(
+            ListAssessmentRunsError::generic(meta),
+            HttpResponse::new(400.try_into().unwrap(), SdkBody::from("{}")),
+        )
+    }
+
+    fn kind(err: &SdkError<ListAssessmentRunsError, HttpResponse>) -> AwsErrorKind {
+        let calls = Calls::new(SERVICE, CallCounter::default(), true);
+        recognise_retirement(calls.error("ListAssessmentRuns", err), err).kind
+    }
+
+    #[test]
+    fn every_shape_of_a_retired_endpoint_is_unavailable() {
+        for (code, message) in [
+            ("UnknownOperationException", ""),
+            (
+                "UnrecognizedClientException",
+                "The security token included in the request is invalid.",
+            ),
+            (
+                "InvalidClientTokenId",
+                "The security token included in the request is invalid.",
+            ),
+            (
+                "AccessDeniedException",
+                "The security token included in the request is invalid.",
+            ),
+            (
+                "AccessDeniedException",
+                "Amazon Inspector Classic is no longer available.",
+            ),
+            ("InvalidInputException", "This service has been RETIRED."),
+            ("InternalException", "Inspector Classic reached End-of-Life"),
+            (
+                "AccessDeniedException",
+                "Past end of support since 2026-05-20",
+            ),
+        ] {
+            assert_eq!(
+                kind(&answer(code, message)),
+                AwsErrorKind::Unavailable,
+                "{code}: {message}"
+            );
+        }
+    }
+
+    #[test]
+    fn denied_actions_and_other_failures_keep_their_kind() {
+        assert_eq!(
+            kind(&answer(
+                "AccessDeniedException",
+                "User: arn:aws:iam::111122223333:user/x is not authorized to perform: inspector:ListAssessmentRuns"
+            )),
+            AwsErrorKind::AccessDenied
+        );
+        assert_eq!(
+            kind(&answer(
+                "ExpiredTokenException",
+                "The security token included in the request is expired"
+            )),
+            AwsErrorKind::AccessDenied
+        );
+        assert_eq!(
+            kind(&answer("ThrottlingException", "Rate exceeded")),
+            AwsErrorKind::Throttled
+        );
+        // Credentials that could not be loaded are not the endpoint's answer.
+        let sts = aws_sdk_sts::operation::assume_role::AssumeRoleError::generic(
+            ErrorMetadata::builder()
+                .code("InvalidClientTokenId")
+                .message("The security token included in the request is invalid.")
+                .build(),
+        );
+        let refused = SdkError::<ListAssessmentRunsError, HttpResponse>::dispatch_failure(
+            aws_sdk_inspector::error::ConnectorError::other(
+                Box::new(
+                    aws_credential_types::provider::error::CredentialsError::provider_error(
+                        SdkError::service_error(
+                            sts,
+                            HttpResponse::new(403.try_into().unwrap(), SdkBody::from("")),
+                        ),
+                    ),
+                ),
+                None,
+            ),
+        );
+        assert_eq!(kind(&refused), AwsErrorKind::AccessDenied);
     }
 }

@@ -1,4 +1,12 @@
 //! Conversions between SDK primitives and the ports' plain types.
+//!
+//! # Required members AWS left out
+//! The SDK's "client error correction" fills in a required member that an
+//! answer left out, so that its getters need no `Option`: `""` for strings,
+//! the epoch for timestamps, and for enums the variant parsed from the
+//! literal text `"no value was set"`. None of these may reach a finding as
+//! if AWS had sent it; the helpers here turn them back into absence (`None`,
+//! or `""` where the port's field is a plain `String`).
 
 use aws_smithy_types::DateTime as SmithyTime;
 use chrono::{DateTime, Utc};
@@ -20,10 +28,29 @@ pub(crate) fn to_smithy(t: &DateTime<Utc>) -> SmithyTime {
     SmithyTime::from_secs_and_nanos(t.timestamp(), t.timestamp_subsec_nanos())
 }
 
-/// An empty string as `None`: required-but-empty members (e.g. an Inspector2
-/// `State` without an error) carry no information.
+/// What the SDK's error correction puts into a required enum member that
+/// the answer left out (`"no value was set".parse::<Enum>()`).
+pub(crate) const SDK_ABSENT_ENUM: &str = "no value was set";
+
+/// A string or enum value, or `None` when it is empty or the SDK's stand-in
+/// for a required member the answer left out.
 pub(crate) fn non_empty(s: &str) -> Option<String> {
-    (!s.is_empty()).then(|| s.to_owned())
+    (!s.is_empty() && s != SDK_ABSENT_ENUM).then(|| s.to_owned())
+}
+
+/// A required string or enum member for a port field that is a plain
+/// `String`: `""` when the answer left it out.
+pub(crate) fn required(s: &str) -> String {
+    non_empty(s).unwrap_or_default()
+}
+
+/// A required timestamp member: `None` when the answer left it out, which
+/// the SDK turns into the epoch (no Inspector or SSM date is 1970-01-01).
+pub(crate) fn required_chrono(t: &SmithyTime) -> Result<Option<DateTime<Utc>>, String> {
+    if t.secs() == 0 && t.subsec_nanos() == 0 {
+        return Ok(None);
+    }
+    to_chrono(t).map(Some)
 }
 
 #[cfg(test)]
@@ -41,5 +68,37 @@ mod tests {
         assert!(to_chrono(&SmithyTime::from_secs(i64::MAX)).is_err());
         assert_eq!(opt_chrono(None).unwrap(), None);
         assert_eq!(non_empty(""), None);
+    }
+
+    #[test]
+    fn the_sdks_stand_ins_for_absent_members_are_absent() {
+        assert_eq!(non_empty("no value was set"), None);
+        assert_eq!(
+            non_empty("ALREADY_ENABLED").as_deref(),
+            Some("ALREADY_ENABLED")
+        );
+        assert_eq!(required("no value was set"), "");
+        assert_eq!(required("COMPLETED"), "COMPLETED");
+        assert_eq!(
+            required_chrono(&SmithyTime::from_fractional_secs(0, 0.0)).unwrap(),
+            None
+        );
+        let t = SmithyTime::from_secs(1_763_800_000);
+        assert_eq!(
+            required_chrono(&t).unwrap().map(|c| c.timestamp()),
+            Some(1_763_800_000)
+        );
+        // The SDK's own stand-in, as its error correction builds it.
+        let state = aws_sdk_inspector2::types::State::builder()
+            .status(aws_sdk_inspector2::types::Status::Enabled)
+            .error_code(
+                SDK_ABSENT_ENUM
+                    .parse::<aws_sdk_inspector2::types::ErrorCode>()
+                    .unwrap(),
+            )
+            .error_message("")
+            .build()
+            .unwrap();
+        assert_eq!(non_empty(state.error_code().as_str()), None);
     }
 }

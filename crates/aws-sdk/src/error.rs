@@ -1,5 +1,13 @@
 //! Classification of SDK errors into [`AwsError`], and the per-call metering
 //! that feeds `blindspot_aws_requests_total`.
+//!
+//! # Text for people
+//! An [`AwsError`]'s message is what an on-call engineer reads in a log line,
+//! an evaluation's error and `check`'s output: the AWS code and message when
+//! AWS sent them, otherwise the error chain on one line. Never the SDK's
+//! `Debug` output: `DisplayErrorContext` appends a `Debug` dump of the whole
+//! error (struct braces, response headers), so [`error_text`] walks the
+//! chain itself.
 
 use std::error::Error as StdError;
 use std::future::Future;
@@ -9,7 +17,7 @@ use aws_sdk_sts::config::http::HttpResponse;
 use aws_sdk_sts::config::interceptors::BeforeTransmitInterceptorContextRef;
 use aws_sdk_sts::config::{ConfigBag, Intercept, RuntimeComponents};
 use aws_sdk_sts::error::BoxError;
-use aws_sdk_sts::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_sts::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_sts::operation::assume_role::AssumeRoleError;
 use aws_smithy_runtime_api::client::orchestrator::Metadata;
 use aws_smithy_runtime_api::client::retries::RequestAttempts;
@@ -91,7 +99,7 @@ impl Calls {
         };
         self.counter.record(self.service, operation, outcome);
         if let Err(e) = &result {
-            tracing::debug!(service = self.service, operation, error = %e, "AWS call failed");
+            log_failure(e);
         }
         result
     }
@@ -158,6 +166,62 @@ impl Calls {
     }
 }
 
+/// Logs one line per failed call: the AWS code as a field, and the error's
+/// one-line text (service, operation, kind, code and message). A service
+/// that does not exist in a region is expected, not a warning. STS is called
+/// only to resolve accounts, and the resolver logs each failure with the
+/// account's name; a second line here would say the same thing twice.
+fn log_failure(e: &AwsError) {
+    let code = e.code.as_deref().unwrap_or("-");
+    if e.kind == AwsErrorKind::Unavailable || e.service == crate::sts::SERVICE {
+        tracing::debug!(code, error = %e, "AWS call failed");
+    } else {
+        tracing::warn!(code, error = %e, "AWS call failed");
+    }
+}
+
+/// An error as one line for people: each message of its source chain once,
+/// joined by ": ", with no `Debug` output. For an answer of AWS itself,
+/// [`service_error_text`] (its code and message) says more.
+///
+/// The SDK's errors repeat themselves down the chain ("dispatch failure:
+/// io error: ... : Connection refused"), so a message already contained in
+/// the text so far is skipped.
+pub fn error_text(err: &(dyn StdError + 'static)) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    let mut current: Option<&(dyn StdError + 'static)> = Some(err);
+    while let Some(e) = current {
+        let text = one_line(&e.to_string());
+        if !text.is_empty() && !parts.iter().any(|p| p.contains(&text)) {
+            parts.push(text);
+        }
+        current = e.source();
+    }
+    parts.join(": ")
+}
+
+/// `AWS code: message` of an SDK service error, or `None` for other errors.
+pub fn service_error_text<E>(err: &SdkError<E, HttpResponse>) -> Option<String>
+where
+    E: ProvideErrorMetadata,
+{
+    let SdkError::ServiceError(_) = err else {
+        return None;
+    };
+    match (err.code(), err.message().map(one_line)) {
+        (Some(code), Some(message)) if !message.is_empty() => Some(format!("{code}: {message}")),
+        (Some(code), _) => Some(code.to_owned()),
+        (None, Some(message)) if !message.is_empty() => Some(message),
+        _ => None,
+    }
+}
+
+/// Collapses line breaks and runs of whitespace, so that a message stays on
+/// its log line.
+fn one_line(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
 /// Maps an SDK error to an [`AwsError`].
 ///
 /// Service errors are classified by their code, never by variant: SSM's
@@ -174,11 +238,15 @@ pub fn classify<E>(
 where
     E: ProvideErrorMetadata + StdError + Send + Sync + 'static,
 {
-    let detail = || DisplayErrorContext(err).to_string();
+    let detail = || error_text(err);
     let new = |kind, message: String| AwsError::new(service, operation, kind, message);
     match err {
         SdkError::ServiceError(ctx) => {
-            let message = err.message().map(str::to_owned).unwrap_or_else(detail);
+            let message = err
+                .message()
+                .map(one_line)
+                .filter(|m| !m.is_empty())
+                .unwrap_or_else(|| "the answer has no message".to_owned());
             match err.code() {
                 Some(code) if !code.is_empty() => {
                     AwsError::from_code(service, operation, code, message)
@@ -241,19 +309,38 @@ fn credentials_failure(
     operation: &'static str,
     err: &CredentialsError,
 ) -> AwsError {
-    let message = format!(
-        "credentials could not be loaded: {}",
-        DisplayErrorContext(err)
-    );
     if let CredentialsError::ProviderTimedOut(_) = err {
+        let message = format!("credentials could not be loaded: {}", error_text(err));
         return AwsError::new(service, operation, AwsErrorKind::Timeout, message);
     }
-    let sts_code = find_source::<SdkError<AssumeRoleError, HttpResponse>>(err)
-        .and_then(|e| e.code())
-        .map(str::to_owned);
-    match sts_code {
-        Some(code) => AwsError::from_code(service, operation, &code, message),
-        None => AwsError::new(service, operation, AwsErrorKind::AccessDenied, message),
+    match find_source::<SdkError<AssumeRoleError, HttpResponse>>(err) {
+        Some(refusal) => {
+            let message = assume_role_text(refusal);
+            match refusal.code() {
+                Some(code) => AwsError::from_code(service, operation, code, message),
+                None => AwsError::new(service, operation, AwsErrorKind::AccessDenied, message),
+            }
+        }
+        None => AwsError::new(
+            service,
+            operation,
+            AwsErrorKind::AccessDenied,
+            format!("credentials could not be loaded: {}", error_text(err)),
+        ),
+    }
+}
+
+/// A failed AssumeRole as one line: STS's code and message when STS
+/// answered (`AssumeRole was refused: AccessDenied: User: ... is not
+/// authorized to perform: sts:AssumeRole on resource: ...`), else why STS
+/// could not be asked.
+///
+/// For the factory, which assumes roles: log a refused AssumeRole with this
+/// text rather than with the SDK's `Debug` or `DisplayErrorContext`.
+pub fn assume_role_text(err: &SdkError<AssumeRoleError, HttpResponse>) -> String {
+    match service_error_text(err) {
+        Some(text) => format!("AssumeRole was refused: {text}"),
+        None => format!("AssumeRole could not be called: {}", error_text(err)),
     }
 }
 
@@ -317,6 +404,107 @@ mod tests {
         assert_eq!(kind(403), AwsErrorKind::AccessDenied);
         assert_eq!(kind(429), AwsErrorKind::Throttled);
         assert_eq!(kind(404), AwsErrorKind::InvalidResponse);
+    }
+
+    /// What people read never carries `Debug` output or line breaks.
+    fn assert_for_people(text: &str) {
+        assert!(!text.contains('{') && !text.contains('}'), "{text}");
+        assert!(!text.contains('\n'), "{text}");
+        for debug in [
+            "DispatchFailure",
+            "ConnectorError",
+            "ServiceError",
+            "Some(",
+            "kind:",
+        ] {
+            assert!(!text.contains(debug), "{debug} in {text}");
+        }
+    }
+
+    #[test]
+    fn errors_read_as_one_line_without_debug_output() {
+        let refused = SdkError::<ListAssociationsError, HttpResponse>::dispatch_failure(
+            ConnectorError::io(Box::new(std::io::Error::new(
+                std::io::ErrorKind::ConnectionRefused,
+                "tcp connect error: Connection refused (os error 111)",
+            ))),
+        );
+        let e = classify("ssm", "ListAssociations", &refused, true);
+        assert_for_people(&e.to_string());
+        assert!(e.message.contains("Connection refused"), "{e}");
+        // Each message of the chain once.
+        assert_eq!(e.message.matches("Connection refused").count(), 1, "{e}");
+
+        let timeout = SdkError::<ListAssociationsError, HttpResponse>::timeout_error("slow");
+        assert_for_people(&classify("ssm", "ListAssociations", &timeout, true).to_string());
+
+        let garbled = SdkError::<ListAssociationsError, HttpResponse>::response_error(
+            "bad json\nat line 1",
+            response(200),
+        );
+        assert_for_people(&classify("ssm", "ListAssociations", &garbled, true).to_string());
+
+        // A service error without a message says so, not its Debug form.
+        let err = SdkError::service_error(
+            ListAssociationsError::generic(ErrorMetadata::builder().code("Boom").build()),
+            response(400),
+        );
+        let e = classify("ssm", "ListAssociations", &err, true);
+        assert_eq!(
+            e.to_string(),
+            "ssm:ListAssociations failed (service_error, Boom): the answer has no message"
+        );
+    }
+
+    #[test]
+    fn a_refused_assume_role_is_one_line_with_code_and_message() {
+        let refusal = SdkError::<AssumeRoleError, HttpResponse>::service_error(
+            AssumeRoleError::generic(
+                ErrorMetadata::builder()
+                    .code("AccessDenied")
+                    .message(
+                        "User: arn:aws:iam::111122223333:user/audit is not authorized to perform: \
+                         sts:AssumeRole on resource: arn:aws:iam::444455556666:role/blindspot",
+                    )
+                    .build(),
+            ),
+            response(403),
+        );
+        assert_eq!(
+            assume_role_text(&refusal),
+            "AssumeRole was refused: AccessDenied: User: arn:aws:iam::111122223333:user/audit \
+             is not authorized to perform: sts:AssumeRole on resource: \
+             arn:aws:iam::444455556666:role/blindspot"
+        );
+        let failed = SdkError::<ListAssociationsError, HttpResponse>::dispatch_failure(
+            ConnectorError::other(Box::new(CredentialsError::provider_error(refusal)), None),
+        );
+        let e = classify("sts", "GetCallerIdentity", &failed, true);
+        assert_eq!(e.kind, AwsErrorKind::AccessDenied);
+        assert_eq!(e.code.as_deref(), Some("AccessDenied"));
+        assert_for_people(&e.to_string());
+        assert!(
+            e.to_string().starts_with(
+                "sts:GetCallerIdentity failed (access_denied, AccessDenied): AssumeRole was refused: AccessDenied: User:"
+            ),
+            "{e}"
+        );
+        let unreachable = SdkError::<AssumeRoleError, HttpResponse>::timeout_error("slow");
+        let text = assume_role_text(&unreachable);
+        assert!(
+            text.starts_with("AssumeRole could not be called: "),
+            "{text}"
+        );
+        assert_for_people(&text);
+        let no_profile = SdkError::<ListAssociationsError, HttpResponse>::dispatch_failure(
+            ConnectorError::other(
+                Box::new(CredentialsError::not_loaded("profile `x` was not defined")),
+                None,
+            ),
+        );
+        let e = classify("sts", "GetCallerIdentity", &no_profile, true);
+        assert_for_people(&e.to_string());
+        assert!(e.message.contains("profile `x` was not defined"), "{e}");
     }
 
     #[test]

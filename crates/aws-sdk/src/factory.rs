@@ -111,6 +111,16 @@ macro_rules! service_client {
         }
         $sdk::Client::from_conf(builder.build())
     }};
+    ($sdk:ident, $config:expr, $region:expr, $endpoint:expr, $retries:expr, $partition:expr) => {{
+        let mut builder = $sdk::config::Builder::from($config)
+            .region($region.clone())
+            .interceptor($retries)
+            .retry_partition($partition);
+        if let Some(url) = $endpoint {
+            builder = builder.endpoint_url(url.clone());
+        }
+        $sdk::Client::from_conf(builder.build())
+    }};
 }
 
 impl AwsFactory {
@@ -222,7 +232,12 @@ impl AwsFactory {
                 config,
                 region,
                 endpoint,
-                self.retries(classic::SERVICE)
+                self.retries(classic::SERVICE),
+                crate::settings::retry_partition(
+                    classic::SERVICE,
+                    &account.account_id,
+                    region.as_ref()
+                )
             ),
             self.calls(classic::SERVICE, config, "INSPECTOR"),
         );
@@ -232,7 +247,12 @@ impl AwsFactory {
                 config,
                 region,
                 endpoint,
-                self.retries(ssm::SERVICE)
+                self.retries(ssm::SERVICE),
+                crate::settings::retry_partition(
+                    ssm::SERVICE,
+                    &account.account_id,
+                    region.as_ref()
+                )
             ),
             self.calls(ssm::SERVICE, config, "SSM"),
         );
@@ -242,7 +262,12 @@ impl AwsFactory {
                 config,
                 region,
                 endpoint,
-                self.retries(inspector2::SERVICE)
+                self.retries(inspector2::SERVICE),
+                crate::settings::retry_partition(
+                    inspector2::SERVICE,
+                    &account.account_id,
+                    region.as_ref()
+                )
             ),
             self.calls(inspector2::SERVICE, config, "INSPECTOR2"),
         );

@@ -13,7 +13,7 @@ use blindspot_aws::inspector2::{
 };
 use blindspot_aws::{AwsError, Inspector2Api, Page};
 
-use crate::convert::{non_empty, opt_chrono};
+use crate::convert::{non_empty, opt_chrono, required};
 use crate::error::Calls;
 
 /// The service label of Inspector v2 calls.
@@ -68,9 +68,11 @@ impl SdkInspector2 {
     }
 }
 
+/// Every member the model requires may still be missing from an answer;
+/// see [`crate::convert`] for how absence is kept.
 fn state(s: &aws_sdk_inspector2::types::State) -> EnablementState {
     EnablementState {
-        status: s.status().as_str().to_owned(),
+        status: required(s.status().as_str()),
         error_code: non_empty(s.error_code().as_str()),
         error_message: non_empty(s.error_message()),
     }
@@ -106,12 +108,14 @@ fn covered(r: &aws_sdk_inspector2::types::CoveredResource) -> Result<CoveredReso
         .map(|t| t.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
         .unwrap_or_default();
     Ok(CoveredResource {
-        resource_type: r.resource_type().as_str().to_owned(),
+        resource_type: required(r.resource_type().as_str()),
         resource_id: r.resource_id().to_owned(),
         account_id: r.account_id().to_owned(),
-        scan_type: r.scan_type().as_str().to_owned(),
-        status_code: r.scan_status().map(|s| s.status_code().as_str().to_owned()),
-        reason: r.scan_status().map(|s| s.reason().as_str().to_owned()),
+        scan_type: required(r.scan_type().as_str()),
+        status_code: r
+            .scan_status()
+            .and_then(|s| non_empty(s.status_code().as_str())),
+        reason: r.scan_status().and_then(|s| non_empty(s.reason().as_str())),
         last_scanned_at: opt_chrono(r.last_scanned_at())?,
         scan_mode: r.scan_mode().map(|m| m.as_str().to_owned()),
         platform: ec2
@@ -150,8 +154,8 @@ impl Inspector2Api for SdkInspector2 {
                     .iter()
                     .map(|f| FailedAccount {
                         account_id: f.account_id().to_owned(),
-                        error_code: f.error_code().as_str().to_owned(),
-                        error_message: f.error_message().to_owned(),
+                        error_code: required(f.error_code().as_str()),
+                        error_message: required(f.error_message()),
                     })
                     .collect();
                 Ok(AccountStatusBatch { accounts, failed })

@@ -18,14 +18,24 @@
 //! The SDK sets no read or operation timeout by default (only a 3.1 s connect
 //! timeout), so one hanging endpoint would hang an evaluation forever. Every
 //! client here gets an operation timeout (default 60 s, retries included) and
-//! an attempt timeout (default 20 s). Retries use the SDK's standard mode with
-//! 3 attempts and a jittered exponential backoff from 1 s; blindspot does not
-//! retry on top, because the next scheduled evaluation is the retry.
+//! an attempt timeout (default 20 s). Retries use the SDK's standard mode by
+//! default: up to 10 attempts with a jittered exponential backoff from 1 s,
+//! capped at 5 s so that every attempt fits in the operation timeout. The
+//! SDK's adaptive mode (a client-side rate limiter) is a setting; it is not
+//! the default because it made checks slower, not more complete (see
+//! [`settings::DEFAULT_RETRY_MODE`]). The retry quota, and the adaptive
+//! limiter, belong to a retry partition, which [`settings::retry_partition`]
+//! makes one per (service, account, region), as AWS throttles. blindspot
+//! does not retry on top, because the next scheduled evaluation is the retry.
 //!
 //! # Errors and metrics
 //! Errors are classified by their AWS code (`ProvideErrorMetadata::code()`),
 //! never by SDK variant. A DNS failure on a service's default endpoint means
 //! the service does not exist in that region ([`Unavailable`](blindspot_aws::AwsErrorKind::Unavailable)).
+//! Inspector Classic is also `Unavailable` when its endpoint rejects
+//! credentials STS accepted, or says it is retired (see [`classic`]). An
+//! error's text is its AWS code and message on one line, never the SDK's
+//! `Debug` output ([`error::error_text`]).
 //! A call whose credentials cannot be loaded (an undefined profile, a refused
 //! AssumeRole) is `AccessDenied`, or the kind of the code STS answered with.
 //! Every port call records `(service, operation, outcome)` in the
@@ -35,7 +45,7 @@
 //! metric shows retry pressure that the calls' own outcomes hide.
 //!
 //! # Layout
-//! - [`settings`]: [`AwsSettings`], [`AccountSpec`], [`AwsSetupError`].
+//! - [`settings`]: [`AwsSettings`], [`RetryMode`], [`AccountSpec`], [`AwsSetupError`].
 //! - [`factory`]: [`AwsFactory`] and [`ResolvedAccount`].
 //! - [`error`]: SDK error classification and call metering.
 //! - [`classic`], [`ssm`], [`inspector2`], [`sts`]: one port implementation each.
@@ -52,6 +62,6 @@ pub mod sts;
 pub use classic::SdkInspectorClassic;
 pub use factory::{AwsFactory, ResolvedAccount};
 pub use inspector2::SdkInspector2;
-pub use settings::{AccountSpec, AwsSettings, AwsSetupError};
+pub use settings::{AccountSpec, AwsSettings, AwsSetupError, RetryMode};
 pub use ssm::SdkSsm;
 pub use sts::SdkSts;

@@ -44,7 +44,7 @@ impl StsApi for SdkSts {
                     Some(id) if is_account_id(id) => Ok(id.to_owned()),
                     Some(other) => Err(self
                         .calls
-                        .invalid_response(OP, format!("{other:?} is not a 12-digit account ID"))),
+                        .invalid_response(OP, format!("`{other}` is not a 12-digit account ID"))),
                     None => Err(self.calls.invalid_response(OP, "the answer has no Account")),
                 }
             })

@@ -14,6 +14,7 @@ use blindspot_aws::ssm::AssociationFilter;
 use blindspot_aws::{AwsClients, AwsError, AwsErrorKind, Page, StsApi};
 use blindspot_aws_sdk::{AccountSpec, AwsFactory, AwsSettings, ResolvedAccount};
 use blindspot_core::{CallCounter, RuleError};
+use blindspot_sim::faults::{RateLimit, RetiredShape};
 use blindspot_sim::{AccessDenied, Faults, Scenario, SimHandle, SimServer};
 
 const ACCOUNT_A: &str = "111111111111";
@@ -30,6 +31,7 @@ fn settings(sim: &SimHandle) -> AwsSettings {
         operation_timeout: Duration::from_secs(10),
         attempt_timeout: Duration::from_secs(5),
         max_attempts: 3,
+        ..AwsSettings::default()
     }
 }
 
@@ -777,6 +779,7 @@ async fn a_closed_endpoint_is_a_transport_failure() {
         operation_timeout: Duration::from_secs(5),
         attempt_timeout: Duration::from_secs(2),
         max_attempts: 2,
+        ..AwsSettings::default()
     };
     let factory = AwsFactory::from_sdk_config(closed, base(KEY_A).await, counter.clone())
         .unwrap()
@@ -787,4 +790,316 @@ async fn a_closed_endpoint_is_a_transport_failure() {
     assert_eq!(err.kind, AwsErrorKind::Transport, "{err}");
     assert_eq!((err.service, err.operation), ("sts", "GetCallerIdentity"));
     assert_eq!(counter.total("sts", "GetCallerIdentity"), 1 + 1);
+}
+
+/// What could reach a finding's text: never the SDK's stand-in for an
+/// absent member.
+fn assert_no_stand_ins(values: &str) {
+    assert!(!values.contains("no value was set"), "{values}");
+    assert!(!values.contains("1970-01-01"), "{values}");
+}
+
+/// What people read: one line, no `Debug` braces, no SDK internals.
+fn assert_for_people(text: &str) {
+    assert!(!text.contains('{') && !text.contains('}'), "{text}");
+    assert!(!text.contains('\n'), "{text}");
+    for internal in [
+        "no value was set",
+        "DispatchFailure",
+        "ServiceError",
+        "ErrorMetadata",
+        "Some(",
+    ] {
+        assert!(!text.contains(internal), "{internal} in {text}");
+    }
+}
+
+/// One run with a failed-once exclusion, Inspector2 and coverage.
+fn omissions_scenario() -> String {
+    let mut s = header();
+    let _ = writeln!(
+        s,
+        "[[region]]\nregion = \"us-east-1\"\naccount = \"{ACCOUNT_A}\"\n\
+         [region.inspector2]\nstatus = \"ENABLED\"\n\
+         [[region.coverage]]\nresource_id = \"i-00000000000000001\"\nreason = \"NO_INVENTORY\"\n\
+         [[region.assessment_run]]\narn = \"{}\"\ncompleted_at = \"-1d\"\n\
+         [[region.assessment_run.exclusion]]\nid = \"0-ex000001\"\ntitle = \"Agent not found\"\n\
+         instance = \"i-00000000000000001\"\nfail_once = true",
+        run_arn(0)
+    );
+    s
+}
+
+#[tokio::test]
+async fn omitted_required_members_are_absent_never_sdk_stand_ins() {
+    let w = World::new(&omissions_scenario()).await;
+    let omit = |ops: &[(&str, &[&str])]| {
+        ops.iter()
+            .map(|(op, members)| {
+                (
+                    (*op).to_owned(),
+                    members.iter().map(|m| (*m).to_owned()).collect(),
+                )
+            })
+            .collect()
+    };
+    w.sim.set_faults(Faults {
+        omit_members: omit(&[
+            (
+                "BatchGetAccountStatus",
+                &["errorCode", "errorMessage", "status"],
+            ),
+            (
+                "ListCoverage",
+                &["scanType", "resourceType", "statusCode", "reason"],
+            ),
+            (
+                "DescribeAssessmentRuns",
+                &["state", "createdAt", "stateChangedAt", "name"],
+            ),
+            ("DescribeExclusions", &["failureCode", "description"]),
+        ]),
+        ..Faults::default()
+    });
+    let clients = w.clients("us-east-1");
+
+    let status = clients
+        .inspector2
+        .batch_get_account_status(&[])
+        .await
+        .unwrap();
+    let account = &status.accounts[0];
+    for state in [Some(&account.state), account.ec2.as_ref()] {
+        let state = state.unwrap();
+        assert_eq!(state.status, "");
+        assert_eq!(state.error_code, None);
+        assert_eq!(state.error_message, None);
+    }
+    assert_no_stand_ins(&format!("{status:?}"));
+
+    let coverage = clients
+        .inspector2
+        .list_coverage(&CoverageFilter::default(), None)
+        .await
+        .unwrap();
+    let resource = &coverage.items[0];
+    assert_eq!(resource.resource_id, "i-00000000000000001");
+    assert_eq!(
+        (resource.scan_type.as_str(), resource.resource_type.as_str()),
+        ("", "")
+    );
+    assert_eq!(
+        (resource.status_code.as_deref(), resource.reason.as_deref()),
+        (None, None)
+    );
+    assert_no_stand_ins(&format!("{coverage:?}"));
+
+    let runs = clients
+        .classic
+        .describe_assessment_runs(&[run_arn(0)])
+        .await
+        .unwrap();
+    assert_eq!(runs[0].arn, run_arn(0));
+    assert_eq!((runs[0].state.as_str(), runs[0].name.as_str()), ("", ""));
+    assert_eq!((runs[0].created_at, runs[0].state_changed_at), (None, None));
+    assert!(runs[0].completed_at.is_some());
+    assert_no_stand_ins(&format!("{runs:?}"));
+
+    let arn = format!("{}/exclusion/0-ex000001", run_arn(0));
+    let first = clients
+        .classic
+        .describe_exclusions(std::slice::from_ref(&arn))
+        .await
+        .unwrap();
+    assert_eq!(first.failed.len(), 1, "{first:?}");
+    assert_eq!(first.failed[0].code, "");
+    let second = clients.classic.describe_exclusions(&[arn]).await.unwrap();
+    assert_eq!(second.exclusions[0].title, "Agent not found");
+    assert_eq!(second.exclusions[0].description, "");
+    assert_no_stand_ins(&format!("{first:?} {second:?}"));
+}
+
+#[tokio::test]
+async fn every_shape_of_a_retired_classic_is_unavailable() {
+    let w = World::new(&classic_scenario()).await;
+    for shape in [
+        RetiredShape::UnknownOperation,
+        RetiredShape::UnrecognizedClient,
+        RetiredShape::Message,
+    ] {
+        w.sim.set_faults(Faults {
+            classic_retired: vec!["*".into()],
+            retired_shape: shape,
+            ..Faults::default()
+        });
+        let before = w.sim.call_count("inspector", "ListAssessmentRuns");
+        let err = w
+            .clients("us-east-1")
+            .classic
+            .list_assessment_runs(&RunQuery::default(), None)
+            .await
+            .unwrap_err();
+        assert_eq!(err.kind, AwsErrorKind::Unavailable, "{shape:?}: {err}");
+        assert!(
+            matches!(RuleError::from(err.clone()), RuleError::Unavailable(_)),
+            "{err}"
+        );
+        assert_for_people(&err.to_string());
+        // Not retried: one request per call.
+        assert_eq!(
+            w.sim.call_count("inspector", "ListAssessmentRuns"),
+            before + 1
+        );
+    }
+    // The same codes from another service are what they say.
+    w.sim.set_faults(Faults {
+        access_denied: vec![AccessDenied {
+            service: Some("inspector".into()),
+            ..AccessDenied::default()
+        }],
+        ..Faults::default()
+    });
+    let denied = w
+        .clients("us-east-1")
+        .classic
+        .list_assessment_runs(&RunQuery::default(), None)
+        .await
+        .unwrap_err();
+    assert_eq!(denied.kind, AwsErrorKind::AccessDenied, "{denied}");
+}
+
+#[tokio::test]
+async fn failures_read_as_one_line_with_code_and_message() {
+    let w = World::new(&ssm_scenario()).await;
+    let mut faults = Faults {
+        access_denied: vec![AccessDenied {
+            operation: Some("DescribeInstanceInformation".into()),
+            ..AccessDenied::default()
+        }],
+        ..Faults::default()
+    };
+    faults
+        .throttle_first_n
+        .insert("ListAssociations".into(), 100);
+    w.sim.set_faults(faults);
+    let clients = w.clients("us-east-1");
+    let throttled = clients.ssm.list_associations(&[], None).await.unwrap_err();
+    assert_eq!(
+        throttled.to_string(),
+        "ssm:ListAssociations failed (throttled, ThrottlingException): Rate exceeded"
+    );
+    let denied = clients
+        .ssm
+        .describe_instance_information(None)
+        .await
+        .unwrap_err();
+    assert_eq!(
+        denied.to_string(),
+        "ssm:DescribeInstanceInformation failed (access_denied, AccessDeniedException): \
+         User is not authorized to perform: ssm:DescribeInstanceInformation (simulated)"
+    );
+
+    // Transport failures and timeouts: the chain on one line.
+    let hurried = AwsSettings {
+        attempt_timeout: Duration::from_millis(100),
+        operation_timeout: Duration::from_millis(300),
+        max_attempts: 2,
+        ..settings(&w.sim)
+    };
+    let factory = factory_with(KEY_A, hurried, &w.counter).await;
+    // An account's clients use the timeouts it was resolved with.
+    let account = factory.resolve_account(&spec("a")).await.unwrap();
+    w.sim.set_faults(Faults {
+        latency_ms: 1500,
+        ..Faults::default()
+    });
+    let late = factory
+        .clients(&account, "us-east-1")
+        .ssm
+        .list_associations(&[], None)
+        .await
+        .unwrap_err();
+    assert_eq!(late.kind, AwsErrorKind::Timeout, "{late}");
+    assert_for_people(&late.to_string());
+
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let closed = AwsSettings {
+        endpoint_url: Some(format!("http://127.0.0.1:{port}")),
+        max_attempts: 1,
+        ..settings(&w.sim)
+    };
+    let refused = factory_with(KEY_A, closed, &w.counter)
+        .await
+        .resolve_account(&spec("a"))
+        .await
+        .unwrap_err();
+    assert_eq!(refused.kind, AwsErrorKind::Transport, "{refused}");
+    assert_for_people(&refused.to_string());
+}
+
+#[tokio::test]
+async fn a_refused_assume_role_reads_as_one_line_with_code_and_message() {
+    let sim = start(&header()).await;
+    sim.set_faults(Faults {
+        access_denied: vec![AccessDenied {
+            operation: Some("AssumeRole".into()),
+            ..AccessDenied::default()
+        }],
+        ..Faults::default()
+    });
+    let counter = CallCounter::default();
+    let factory = factory_with(KEY_A, settings(&sim), &counter).await;
+    let err = factory
+        .resolve_account(&AccountSpec {
+            role_arn: Some(format!("arn:aws:iam::{ACCOUNT_B}:role/blindspot-audit")),
+            ..spec("member")
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind, AwsErrorKind::AccessDenied, "{err}");
+    assert_eq!(err.code.as_deref(), Some("AccessDenied"), "{err}");
+    assert!(
+        err.message.starts_with(
+            "AssumeRole was refused: AccessDenied: User is not authorized to perform: sts:AssumeRole"
+        ),
+        "{err}"
+    );
+    assert_for_people(&err.to_string());
+}
+
+#[tokio::test]
+async fn a_sweep_under_a_rate_limit_completes() {
+    let w = World::new(&inspector2_scenario()).await;
+    // 450 resources: three pages; a bucket of one token, refilled at 20/s.
+    let mut faults = Faults::default();
+    faults.rate_limit.insert(
+        "ListCoverage".into(),
+        RateLimit {
+            rate: 20.0,
+            burst: 1.0,
+        },
+    );
+    w.sim.set_faults(faults);
+    let patient = AwsSettings {
+        max_attempts: blindspot_aws_sdk::settings::DEFAULT_MAX_ATTEMPTS,
+        ..settings(&w.sim)
+    };
+    let factory = factory_with(KEY_A, patient, &w.counter).await;
+    let account = factory.resolve_account(&spec("a")).await.unwrap();
+    let clients = factory.clients(&account, "us-east-1");
+    let all = CoverageFilter::default();
+    for _ in 0..3 {
+        let (items, pages) = all_pages(|token| clients.inspector2.list_coverage(&all, token)).await;
+        assert_eq!((items.len(), pages), (450, 3));
+    }
+    let throttled: u64 = w.sim.calls().iter().map(|c| c.faults).sum();
+    assert!(throttled > 0, "the limit never applied");
+    assert_eq!(
+        w.count("inspector2", "ListCoverage", "retried_attempt"),
+        throttled
+    );
 }

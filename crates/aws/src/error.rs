@@ -76,6 +76,10 @@ impl AwsErrorKind {
 }
 
 /// A failed AWS call, with enough context to act on and no credentials in it.
+///
+/// Its `Display` is one line, `service:Operation failed (kind, Code): message`,
+/// because it is what logs, evaluations and `check`'s output show: the
+/// constructors fold line breaks in the message into spaces.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{service}:{operation} failed ({}{}): {message}", kind.as_str(), code.as_deref().map(|c| format!(", {c}")).unwrap_or_default())]
 pub struct AwsError {
@@ -87,8 +91,17 @@ pub struct AwsError {
     pub kind: AwsErrorKind,
     /// The AWS error code, when the service sent one.
     pub code: Option<String>,
-    /// The message.
+    /// The message, on one line.
     pub message: String,
+}
+
+/// Folds line breaks and runs of whitespace into single spaces.
+fn one_line(message: String) -> String {
+    if message.contains(char::is_control) || message.contains("  ") {
+        message.split_whitespace().collect::<Vec<_>>().join(" ")
+    } else {
+        message
+    }
 }
 
 impl AwsError {
@@ -104,7 +117,7 @@ impl AwsError {
             operation,
             kind: AwsErrorKind::from_code(code),
             code: Some(code.to_owned()),
-            message: message.into(),
+            message: one_line(message.into()),
         }
     }
 
@@ -120,7 +133,7 @@ impl AwsError {
             operation,
             kind,
             code: None,
-            message: message.into(),
+            message: one_line(message.into()),
         }
     }
 }
@@ -157,6 +170,31 @@ mod tests {
         assert_eq!(
             AwsErrorKind::from_code("InternalServerError"),
             AwsErrorKind::Service
+        );
+    }
+
+    #[test]
+    fn display_is_one_line_with_code_and_message() {
+        let e = AwsError::from_code(
+            "sts",
+            "AssumeRole",
+            "AccessDenied",
+            "User: arn:aws:iam::111122223333:user/x is not authorized\n  to perform: sts:AssumeRole",
+        );
+        assert_eq!(
+            e.to_string(),
+            "sts:AssumeRole failed (access_denied, AccessDenied): User: \
+             arn:aws:iam::111122223333:user/x is not authorized to perform: sts:AssumeRole"
+        );
+        let e = AwsError::new(
+            "ssm",
+            "ListAssociations",
+            AwsErrorKind::Timeout,
+            "slow\r\n\tvery slow",
+        );
+        assert_eq!(
+            e.to_string(),
+            "ssm:ListAssociations failed (timeout): slow very slow"
         );
     }
 

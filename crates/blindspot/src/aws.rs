@@ -40,8 +40,8 @@ pub fn settings(config: &AwsConfig) -> AwsSettings {
         operation_timeout: config.operation_timeout,
         attempt_timeout: config.attempt_timeout,
         max_attempts: config.max_attempts,
-        // Settings `[aws]` has no key for keep the adapter's defaults.
-        ..AwsSettings::default()
+        retry_mode: config.retry_mode,
+        max_backoff: config.max_backoff,
     }
 }
 

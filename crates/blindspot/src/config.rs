@@ -59,8 +59,13 @@ pub struct AwsConfig {
     /// The limit for one attempt of an API call.
     #[serde(with = "humantime_serde")]
     pub attempt_timeout: Duration,
-    /// Attempts per API call, including the first (standard retry mode).
+    /// Attempts per API call, including the first.
     pub max_attempts: u32,
+    /// `standard` or `adaptive` (the SDK's client-side rate limiter).
+    pub retry_mode: blindspot_aws_sdk::RetryMode,
+    /// The longest wait between two attempts of an API call.
+    #[serde(with = "humantime_serde")]
+    pub max_backoff: Duration,
     /// How many (account, region) evaluations may run at once, across all
     /// rules; also how many accounts are resolved at once.
     pub concurrency: usize,
@@ -75,7 +80,9 @@ impl Default for AwsConfig {
             profile: None,
             operation_timeout: Duration::from_secs(60),
             attempt_timeout: Duration::from_secs(20),
-            max_attempts: 3,
+            max_attempts: blindspot_aws_sdk::settings::DEFAULT_MAX_ATTEMPTS,
+            retry_mode: blindspot_aws_sdk::settings::DEFAULT_RETRY_MODE,
+            max_backoff: blindspot_aws_sdk::settings::DEFAULT_MAX_BACKOFF,
             concurrency: 4,
         }
     }

@@ -14,7 +14,9 @@ fn unit() -> PathBuf {
 /// The overall exposure from `systemd-analyze security`'s last line,
 /// `→ Overall exposure level for blindspot.service: 1.1 OK 🙂`.
 fn exposure(output: &str) -> Option<f64> {
-    let line = output.lines().find(|l| l.contains("Overall exposure level"))?;
+    let line = output
+        .lines()
+        .find(|l| l.contains("Overall exposure level"))?;
     let (_, rest) = line.split_once(": ")?;
     rest.split_whitespace().next()?.parse().ok()
 }

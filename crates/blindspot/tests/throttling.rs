@@ -34,7 +34,8 @@ fn text(v: &Value, key: &str) -> String {
 async fn check(sim: &SimHandle, aws: &str) -> (Outcome, Duration, String) {
     let (_dir, path) = config_file(&format!("[aws]\n{REGIONS}\n{aws}\n"));
     let mut cmd = command(&sim.endpoint());
-    cmd.args(["check", "--format", "json", "--config"]).arg(&path);
+    cmd.args(["check", "--format", "json", "--config"])
+        .arg(&path);
     let started = Instant::now();
     let out = run(cmd).await;
     let elapsed = started.elapsed();

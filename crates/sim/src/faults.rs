@@ -1,14 +1,24 @@
-//! Fault injection: latency, throttling, server errors, access denial and
-//! the retirement of Inspector classic.
+//! Fault injection: latency, throttling (random, first-N and rate limits),
+//! server errors, access denial, the retirement of Inspector classic, and
+//! answers without some members.
 //!
 //! Probabilistic faults draw from a seedable `StdRng` so a run with `seed`
 //! set is reproducible; deterministic faults (`throttle_first_n`) exist
 //! because tests that depend on chance are flaky.
 //!
+//! `rate_limit` throttles the way AWS does: a token bucket per caller
+//! account, region, service and operation, refilled at `rate` calls per
+//! second up to `burst`. A call that finds the bucket empty is answered with
+//! the service's throttling error and takes no token.
+//!
 //! AWS ended Inspector Classic on 2026-05-20. A retired region answers every
-//! classic call with HTTP 400 `UnknownOperationException`, which is what an
-//! endpoint that no longer knows the operation returns in awsJson; clients
-//! must tell that apart from a transient failure.
+//! classic call with an error that clients must tell apart from a transient
+//! failure; `retired_shape` picks which of the shapes seen from retired or
+//! shut-down endpoints it is (see [`RetiredShape`]).
+//!
+//! `omit_members` removes members from answers, including members the model
+//! marks required, to show how clients cope with answers AWS sends without
+//! them.
 
 use std::collections::BTreeMap;
 
@@ -24,6 +34,9 @@ pub struct Faults {
     pub latency_ms: u64,
     /// Extra uniformly random latency, 0..=jitter_ms milliseconds.
     pub jitter_ms: u64,
+    /// Signing service (`sts`, `inspector`, `inspector2`, `ssm`) → latency
+    /// added to its calls only, in milliseconds, e.g. a slow STS.
+    pub service_latency_ms: BTreeMap<String, u64>,
     /// Probability (0–1) that a call answers `ThrottlingException`.
     pub throttle_probability: f64,
     /// Probability (0–1) that a call answers the service's 5xx error.
@@ -35,6 +48,41 @@ pub struct Faults {
     pub access_denied: Vec<AccessDenied>,
     /// Regions where Inspector classic is retired; `"*"` means everywhere.
     pub classic_retired: Vec<String>,
+    /// How a retired Inspector classic answers.
+    pub retired_shape: RetiredShape,
+    /// Operation name (or `"*"` for every operation without its own entry)
+    /// → a token bucket per (account, region, service, operation).
+    pub rate_limit: BTreeMap<String, RateLimit>,
+    /// Operation name → member names removed from every object of its
+    /// answers, at any depth (e.g. `BatchGetAccountStatus = ["errorCode"]`).
+    pub omit_members: BTreeMap<String, Vec<String>>,
+}
+
+/// What a retired Inspector classic answers, in awsJson1_1.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RetiredShape {
+    /// HTTP 400 `UnknownOperationException`: the endpoint no longer knows
+    /// any classic operation.
+    #[default]
+    UnknownOperation,
+    /// HTTP 400 `UnrecognizedClientException` ("The security token included
+    /// in the request is invalid."): the endpoint no longer knows the
+    /// caller, although STS accepts the same credentials.
+    UnrecognizedClient,
+    /// HTTP 400 `AccessDeniedException` whose message says the service is no
+    /// longer available and past its end of support.
+    Message,
+}
+
+/// A token bucket: `burst` calls at once, then `rate` calls per second.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RateLimit {
+    /// Tokens added per second.
+    pub rate: f64,
+    /// The bucket's size, and its content when the faults are set; at least 1.
+    pub burst: f64,
 }
 
 /// Which calls are denied: every given field must match; absent fields
@@ -73,7 +121,28 @@ impl Faults {
                 return Err(format!("faults.{name} = {p} is outside 0..=1"));
             }
         }
+        for (op, limit) in &self.rate_limit {
+            if !(limit.rate.is_finite() && limit.rate > 0.0) {
+                return Err(format!(
+                    "faults.rate_limit.{op}.rate = {} must be a number above 0",
+                    limit.rate
+                ));
+            }
+            if !(limit.burst.is_finite() && limit.burst >= 1.0) {
+                return Err(format!(
+                    "faults.rate_limit.{op}.burst = {} must be at least 1",
+                    limit.burst
+                ));
+            }
+        }
         Ok(())
+    }
+
+    /// The rate limit of `operation`: its own entry, else the `"*"` entry.
+    pub fn rate_limit_of(&self, operation: &str) -> Option<&RateLimit> {
+        self.rate_limit
+            .get(operation)
+            .or_else(|| self.rate_limit.get("*"))
     }
 
     /// Whether Inspector classic is retired in `region`.
@@ -90,10 +159,11 @@ mod tests {
     #[test]
     fn parses_from_toml_and_json() {
         let f: Faults = toml::from_str(
-            "latency_ms = 5\nclassic_retired = [\"eu-west-1\"]\n[throttle_first_n]\nListCoverage = 2\n[[access_denied]]\nservice = \"ssm\"\n",
+            "latency_ms = 5\nservice_latency_ms = { sts = 7 }\nclassic_retired = [\"eu-west-1\"]\n[throttle_first_n]\nListCoverage = 2\n[[access_denied]]\nservice = \"ssm\"\n",
         )
         .unwrap();
         assert_eq!(f.latency_ms, 5);
+        assert_eq!(f.service_latency_ms["sts"], 7);
         assert_eq!(f.throttle_first_n["ListCoverage"], 2);
         assert!(f.classic_retired_in("eu-west-1"));
         assert!(!f.classic_retired_in("us-east-1"));
@@ -103,6 +173,26 @@ mod tests {
         let back: Faults = serde_json::from_str(&json).unwrap();
         assert_eq!(back, f);
         assert!(serde_json::from_str::<Faults>("{\"latncy_ms\":1}").is_err());
+        assert_eq!(f.retired_shape, RetiredShape::UnknownOperation);
+    }
+
+    #[test]
+    fn rate_limits_retired_shapes_and_omissions_parse() {
+        let f: Faults = toml::from_str(
+            "retired_shape = \"unrecognized_client\"\n[rate_limit]\n\"*\" = { rate = 5.0, burst = 10 }\nListCoverage = { rate = 0.5, burst = 1 }\n[omit_members]\nBatchGetAccountStatus = [\"errorCode\"]\n",
+        )
+        .unwrap();
+        f.validate().unwrap();
+        assert_eq!(f.retired_shape, RetiredShape::UnrecognizedClient);
+        assert_eq!(f.rate_limit_of("ListCoverage").unwrap().rate, 0.5);
+        assert_eq!(f.rate_limit_of("ListAssociations").unwrap().burst, 10.0);
+        assert_eq!(f.omit_members["BatchGetAccountStatus"], ["errorCode"]);
+        let json = serde_json::to_string(&f).unwrap();
+        assert!(json.contains("\"unrecognized_client\""), "{json}");
+        assert_eq!(serde_json::from_str::<Faults>(&json).unwrap(), f);
+        assert!(toml::from_str::<Faults>("retired_shape = \"gone\"").is_err());
+        assert!(toml::from_str::<Faults>("[rate_limit]\nX = { rate = 1.0 }").is_err());
+        assert!(Faults::default().rate_limit_of("X").is_none());
     }
 
     #[test]
@@ -113,5 +203,12 @@ mod tests {
         };
         assert!(f.validate().is_err());
         assert!(Faults::default().validate().is_ok());
+        for (rate, burst) in [(0.0, 1.0), (f64::NAN, 1.0), (1.0, 0.5), (-1.0, 2.0)] {
+            let mut f = Faults::default();
+            f.rate_limit
+                .insert("ListCoverage".into(), RateLimit { rate, burst });
+            let err = f.validate().unwrap_err();
+            assert!(err.contains("faults.rate_limit.ListCoverage"), "{err}");
+        }
     }
 }

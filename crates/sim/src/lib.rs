@@ -10,7 +10,8 @@
 //! - [`scenario`]: the TOML scenario format ([`Scenario`]) and its defaults.
 //! - [`faults`]: latency, throttling, 5xx, access denial, classic retirement.
 //! - `server`: routing by protocol and SigV4 credential scope (region,
-//!   service; account from the access key), fault injection, counters, the
+//!   service; account from the access key, or from the role an `AssumeRole`
+//!   key was issued for), fault injection, counters, the
 //!   `/_sim/*` admin surface, [`SimServer`] and [`SimHandle`].
 //! - `wire`: protocol rendering of answers and errors, shared by services.
 //! - `classic`, `ssm`, `inspector2`, `sts`: one handler function per

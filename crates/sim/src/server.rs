@@ -20,7 +20,7 @@ use serde_json::json;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
-use crate::faults::Faults;
+use crate::faults::{Faults, RateLimit, RetiredShape};
 use crate::scenario::{RegionScenario, Scenario};
 use crate::wire::{error_response, json_response, ApiError, Ctx, Handler, Protocol};
 use crate::{classic, inspector2, ssm, sts, SimError};
@@ -113,6 +113,38 @@ struct FaultState {
     rng: StdRng,
     /// Calls per operation since the faults were set, for `throttle_first_n`.
     op_calls: HashMap<String, u64>,
+    /// The `rate_limit` fault's buckets.
+    buckets: Buckets,
+}
+
+/// One token bucket of a `rate_limit` fault.
+#[derive(Debug)]
+struct Bucket {
+    tokens: f64,
+    refilled: std::time::Instant,
+}
+
+impl Bucket {
+    fn full(limit: &RateLimit, now: std::time::Instant) -> Bucket {
+        Bucket {
+            tokens: limit.burst,
+            refilled: now,
+        }
+    }
+
+    /// Refills for the time since the last call and takes a token if one
+    /// is there; a refused call takes nothing, as with AWS.
+    fn take(&mut self, limit: &RateLimit, now: std::time::Instant) -> bool {
+        let elapsed = now.saturating_duration_since(self.refilled).as_secs_f64();
+        self.tokens = (self.tokens + elapsed * limit.rate).min(limit.burst);
+        self.refilled = now;
+        if self.tokens >= 1.0 {
+            self.tokens -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
 }
 
 impl FaultState {
@@ -125,6 +157,7 @@ impl FaultState {
             faults,
             rng,
             op_calls: HashMap::new(),
+            buckets: HashMap::new(),
         }
     }
 }
@@ -474,14 +507,47 @@ fn dispatch(service: &str, op: &str) -> Option<Handler> {
     }
 }
 
-/// The fault, if any, this call is answered with, and the latency to add.
-fn draw_fault(
-    shared: &Shared,
+/// Buckets of the `rate_limit` fault, by (account, region, service, operation).
+type Buckets = HashMap<(String, String, String, String), Bucket>;
+
+/// Whether a `rate_limit` fault refuses this call.
+fn rate_limited(
+    faults: &Faults,
+    buckets: &mut Buckets,
+    account: &str,
+    region: &str,
     service: &str,
     op: &str,
-    region: &str,
-    account: &str,
-) -> (Option<ApiError>, Duration) {
+) -> bool {
+    let Some(limit) = faults.rate_limit_of(op) else {
+        return false;
+    };
+    let now = std::time::Instant::now();
+    let key = (
+        account.to_string(),
+        region.to_string(),
+        service.to_string(),
+        op.to_string(),
+    );
+    let bucket = buckets
+        .entry(key)
+        .or_insert_with(|| Bucket::full(limit, now));
+    !bucket.take(limit, now)
+}
+
+/// What the faults in force do to one call.
+struct Drawn {
+    /// The error the call is answered with instead of its answer.
+    fault: Option<ApiError>,
+    /// Latency to add before answering.
+    latency: Duration,
+    /// Members to remove from the answer.
+    omitted: Vec<String>,
+}
+
+/// The fault, if any, this call is answered with, the latency to add, and
+/// the members to leave out of its answer.
+fn draw_fault(shared: &Shared, service: &str, op: &str, region: &str, account: &str) -> Drawn {
     let mut st = lock(&shared.faults);
     let st = &mut *st;
     let seen = st.op_calls.entry(op.to_string()).or_insert(0);
@@ -493,16 +559,21 @@ fn draw_fault(
     } else {
         0
     };
-    let latency = Duration::from_millis(f.latency_ms.saturating_add(jitter));
+    let latency = Duration::from_millis(
+        f.latency_ms
+            .saturating_add(jitter)
+            .saturating_add(f.service_latency_ms.get(service).copied().unwrap_or(0)),
+    );
     let fault = if service == "inspector" && f.classic_retired_in(region) {
-        Some(classic::retired(op))
+        Some(classic_retired(f.retired_shape, op))
     } else if f
         .access_denied
         .iter()
         .any(|r| r.matches(region, service, account, op))
     {
         Some(access_denied(service, op))
-    } else if f.throttle_first_n.get(op).is_some_and(|n| nth <= *n)
+    } else if rate_limited(f, &mut st.buckets, account, region, service, op)
+        || f.throttle_first_n.get(op).is_some_and(|n| nth <= *n)
         || (f.throttle_probability > 0.0 && st.rng.gen::<f64>() < f.throttle_probability)
     {
         Some(throttled(service))
@@ -511,7 +582,47 @@ fn draw_fault(
     } else {
         None
     };
-    (fault, latency)
+    let omitted = st.faults.omit_members.get(op).cloned().unwrap_or_default();
+    Drawn {
+        fault,
+        latency,
+        omitted,
+    }
+}
+
+/// The answer of a retired Inspector classic, in the configured shape.
+fn classic_retired(shape: RetiredShape, op: &str) -> ApiError {
+    match shape {
+        RetiredShape::UnknownOperation => classic::retired(op),
+        RetiredShape::UnrecognizedClient => ApiError::bad_request(
+            "UnrecognizedClientException",
+            "The security token included in the request is invalid.",
+        ),
+        RetiredShape::Message => ApiError::bad_request(
+            "AccessDeniedException",
+            "Amazon Inspector Classic is no longer available: it reached its end of support on 2026-05-20.",
+        )
+        .with("errorCode", "ACCESS_DENIED_TO_ASSESSMENT_RUN")
+        .with("canRetry", false),
+    }
+}
+
+/// Removes every member named in `names` from every object in `value`.
+fn omit_members(value: &mut serde_json::Value, names: &[String]) {
+    match value {
+        serde_json::Value::Object(map) => {
+            map.retain(|k, _| !names.iter().any(|n| n == k));
+            for v in map.values_mut() {
+                omit_members(v, names);
+            }
+        }
+        serde_json::Value::Array(items) => {
+            for v in items {
+                omit_members(v, names);
+            }
+        }
+        _ => {}
+    }
 }
 
 fn throttled(service: &str) -> ApiError {
@@ -599,6 +710,7 @@ async fn aws_call(
         .access_keys
         .get(&scope.access_key)
         .cloned()
+        .or_else(|| sts::assumed_role_account(&scope.access_key))
         .unwrap_or_else(|| world.scenario.default_account.clone());
     let service = scope.service.as_str();
     let region = scope.region.as_str();
@@ -617,7 +729,11 @@ async fn aws_call(
         return error_response(protocol, &request_id, &e);
     };
 
-    let (fault, latency) = draw_fault(&shared, service, &op, region, &account);
+    let Drawn {
+        fault,
+        latency,
+        omitted,
+    } = draw_fault(&shared, service, &op, region, &account);
     shared.count(service, &op, region, fault.is_some());
     if !latency.is_zero() {
         tokio::time::sleep(latency).await;
@@ -633,10 +749,15 @@ async fn aws_call(
         shared: &shared,
     };
     match handler(&ctx, &body) {
-        Ok(value) => match protocol {
-            Protocol::Query => sts::xml_response(&request_id, &op, &value),
-            _ => json_response(protocol, &request_id, &value),
-        },
+        Ok(mut value) => {
+            if !omitted.is_empty() {
+                omit_members(&mut value, &omitted);
+            }
+            match protocol {
+                Protocol::Query => sts::xml_response(&request_id, &op, &value),
+                _ => json_response(protocol, &request_id, &value),
+            }
+        }
         Err(e) => error_response(protocol, &request_id, &e),
     }
 }
