@@ -321,6 +321,19 @@ fn credentials_failure(
                 None => AwsError::new(service, operation, AwsErrorKind::AccessDenied, message),
             }
         }
+        // The default chain found nothing anywhere: one setup problem, said
+        // in words a newcomer can act on rather than the chain's own dump.
+        None if matches!(err, CredentialsError::CredentialsNotLoaded(_)) => {
+            let text = error_text(err);
+            let message = if text.contains("no credentials found in chain") {
+                NO_CREDENTIALS.to_owned()
+            } else {
+                // A named source that is missing (a profile that is not
+                // defined) says more than the general message.
+                format!("credentials could not be loaded: {text}")
+            };
+            AwsError::new(service, operation, AwsErrorKind::NoCredentials, message)
+        }
         None => AwsError::new(
             service,
             operation,
@@ -329,6 +342,11 @@ fn credentials_failure(
         ),
     }
 }
+
+/// What a call without any credentials says: where the default chain looked.
+pub const NO_CREDENTIALS: &str = "no AWS credentials found (looked in: environment variables, \
+     the shared config and credentials files with their profiles, SSO and credential_process, \
+     a web identity token, ECS container credentials, EC2 instance metadata)";
 
 /// A failed AssumeRole as one line: STS's code and message when STS
 /// answered (`AssumeRole was refused: AccessDenied: User: ... is not
@@ -553,7 +571,7 @@ mod tests {
         );
         assert_eq!(
             classify("ssm", "ListAssociations", &no_creds, false).kind,
-            AwsErrorKind::AccessDenied
+            AwsErrorKind::NoCredentials
         );
         let sts_throttled = SdkError::<AssumeRoleError, HttpResponse>::service_error(
             AssumeRoleError::generic(ErrorMetadata::builder().code("Throttling").build()),

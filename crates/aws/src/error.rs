@@ -24,6 +24,10 @@ pub enum AwsErrorKind {
     Service,
     /// The answer could not be understood.
     InvalidResponse,
+    /// No credentials could be found at all: the whole credential chain
+    /// (environment, profiles and SSO, web identity, container, instance
+    /// metadata) came up empty. Not one call's problem, but the setup's.
+    NoCredentials,
 }
 
 impl AwsErrorKind {
@@ -38,6 +42,7 @@ impl AwsErrorKind {
             AwsErrorKind::InvalidRequest => "invalid_request",
             AwsErrorKind::Service => "service_error",
             AwsErrorKind::InvalidResponse => "invalid_response",
+            AwsErrorKind::NoCredentials => "no_credentials",
         }
     }
 

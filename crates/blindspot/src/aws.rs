@@ -124,13 +124,36 @@ impl Accounts {
         Some(scopes)
     }
 
+    /// After [`resolve_once`](Self::resolve_once): the one problem to report
+    /// when no account could be resolved because the credentials themselves
+    /// are missing or rejected by STS, instead of an `error` per scope. An
+    /// account whose role cannot be assumed is that account's problem, not
+    /// this one, and leaves its evaluations to say so.
+    pub async fn credentials_problem(&self) -> Option<CredentialsProblem> {
+        let mut problem = None;
+        for account in &self.accounts {
+            if account.resolved.get().is_some() {
+                return None;
+            }
+            let retry = account.retry.lock().await;
+            let assumes_role = account.spec.role_arn.is_some();
+            let found = retry
+                .last_error
+                .as_ref()
+                .and_then(|err| CredentialsProblem::of(err, assumes_role))?;
+            problem.get_or_insert(found);
+        }
+        problem
+    }
+
     /// `check`'s targets: every account resolved once, concurrently, and
     /// that outcome kept. An account that cannot be resolved still yields
     /// targets, whose evaluations read `error` with the reason: one
     /// unreachable account must neither stop the others nor pass silently.
     pub async fn resolve_once(&self) -> Vec<Target<AwsClients>> {
         let outcomes =
-            futures::future::join_all(self.accounts.iter().map(|account| account.resolve())).await;
+            futures::future::join_all(self.accounts.iter().map(|account| account.resolve(false)))
+                .await;
         let mut targets = Vec::new();
         for (account, outcome) in self.accounts.iter().zip(outcomes) {
             for region in &self.regions {
@@ -173,6 +196,9 @@ struct Retry {
     reason: String,
     /// No attempt before this.
     not_before: Option<Instant>,
+    /// The last attempt's error, to tell a setup problem (no credentials)
+    /// from one account's.
+    last_error: Option<AwsError>,
 }
 
 impl Account {
@@ -200,7 +226,9 @@ impl Account {
 
     /// The resolved account, trying STS unless the last failure is too
     /// recent; or why it cannot be used yet.
-    async fn resolve(&self) -> Result<&Ready, String> {
+    /// `log`: the daemon logs each failure; `check` logs them too, except
+    /// missing or rejected credentials, which it explains once itself.
+    async fn resolve(&self, log: bool) -> Result<&Ready, String> {
         if let Some(ready) = self.resolved.get() {
             return Ok(ready);
         }
@@ -257,7 +285,12 @@ impl Account {
                 let wait = backoff(retry.failures);
                 retry.not_before = Some(Instant::now() + wait);
                 retry.reason = format!("account `{}` could not be resolved: {err}", self.spec.name);
-                log_failure(&self.spec.name, &err, retry.failures, wait);
+                let setup_problem =
+                    CredentialsProblem::of(&err, self.spec.role_arn.is_some()).is_some();
+                if log || !setup_problem {
+                    log_failure(&self.spec.name, &err, retry.failures, wait);
+                }
+                retry.last_error = Some(err.clone());
                 Err(retry.reason.clone())
             }
         }
@@ -280,6 +313,69 @@ impl Account {
                 clients: Err(reason),
             },
         }
+    }
+}
+
+/// Credentials that blindspot cannot use at all: the one problem `check`
+/// reports, with where the chain looked and what to do next.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CredentialsProblem {
+    /// The default chain found no credentials anywhere.
+    Missing(String),
+    /// STS rejected the credentials that were found (`code: message`).
+    Rejected(String),
+}
+
+impl CredentialsProblem {
+    /// The codes with which STS rejects the caller's own credentials, as
+    /// opposed to refusing one action.
+    const REJECTED: &'static [&'static str] = &[
+        "InvalidClientTokenId",
+        "SignatureDoesNotMatch",
+        "UnrecognizedClientException",
+        "ExpiredToken",
+        "ExpiredTokenException",
+        "AccessDenied",
+        "AccessDeniedException",
+    ];
+
+    /// The problem `err` shows, if it is one of the credentials rather than
+    /// of an account: for an account reached by a role, a refusal is the
+    /// role's (its trust policy), so only missing credentials count.
+    fn of(err: &AwsError, assumes_role: bool) -> Option<CredentialsProblem> {
+        if err.kind == blindspot_aws::AwsErrorKind::NoCredentials {
+            return Some(CredentialsProblem::Missing(err.message.clone()));
+        }
+        // GetCallerIdentity needs no permission: a refusal is of the
+        // credentials themselves.
+        let code = err.code.as_deref()?;
+        (!assumes_role
+            && err.service == "sts"
+            && err.operation == "GetCallerIdentity"
+            && Self::REJECTED.contains(&code))
+        .then(|| CredentialsProblem::Rejected(format!("{code}: {}", err.message)))
+    }
+
+    /// What `check` prints on stderr: the problem once, then the next steps.
+    pub fn explain(&self) -> String {
+        let problem = match self {
+            CredentialsProblem::Missing(message) => {
+                let looked = message
+                    .strip_prefix("no AWS credentials found ")
+                    .unwrap_or(message);
+                format!("blindspot found no AWS credentials {looked}.")
+            }
+            CredentialsProblem::Rejected(message) => format!(
+                "AWS rejected the credentials blindspot found (sts:GetCallerIdentity): {message}."
+            ),
+        };
+        format!(
+            "{problem}\nNothing was checked. Next steps:\n\
+             \x20 - use a named profile:        AWS_PROFILE=<name> blindspot check ...\n\
+             \x20 - or sign in with SSO:        aws sso login --profile <name>\n\
+             \x20 - give it read-only access:   deploy/iam-policy.json (README, \"Against your AWS account\")\n\
+             \x20 - or see it without AWS:      blindspot demo\n"
+        )
     }
 }
 
@@ -311,7 +407,7 @@ struct AccountRegion {
 #[async_trait::async_trait]
 impl ClientSource<AwsClients> for AccountRegion {
     async fn resolve(&self) -> Resolved<AwsClients> {
-        let outcome = self.account.resolve().await;
+        let outcome = self.account.resolve(true).await;
         self.account.in_region(outcome, &self.region)
     }
 }

@@ -51,6 +51,12 @@ pub async fn run(
     let counter = CallCounter::default();
     let accounts = crate::aws::Accounts::new(&config.aws, counter).await?;
     let targets = accounts.resolve_once().await;
+    // No usable credentials at all is one problem of the setup, said once
+    // with what to do, not an `error` line per rule and region.
+    if let Some(problem) = accounts.credentials_problem().await {
+        eprint!("{}", problem.explain());
+        return Ok(crate::exit::CONFIG);
+    }
     let evaluations = evaluate(&entries, &targets, config.aws.concurrency).await;
     print(&evaluations, format)?;
     Ok(output::exit_code(&evaluations, fail_on))

@@ -23,8 +23,9 @@ pub const USAGE: u8 = 2;
 /// be missing. Takes precedence over [`FINDINGS`]. `unavailable` (a retired
 /// Inspector Classic) is not a failure.
 pub const INCOMPLETE: u8 = 3;
-/// The config file cannot be read or is invalid; the message names the line
-/// and the key. Also a token file or variable it names that cannot be read
+/// The config file cannot be read or is invalid (the message names the line
+/// and the key), or there are no usable AWS credentials at all (none found,
+/// or STS rejected them), which `check` reports once with the next steps. Also a token file or variable it names that cannot be read
 /// (`run`), and for `demo` and `sim` an unreadable or invalid scenario file.
 pub const CONFIG: u8 = 4;
 /// blindspot itself could not run: the AWS clients, the store, the HTTP
@@ -52,6 +53,7 @@ pub const TABLE: [(u8, &str); 6] = [
         CONFIG,
         "config error: the config file cannot be read or is invalid (the message\n\
          names the line), or names a token file or variable that cannot be read;\n\
+         no usable AWS credentials (none found, or STS rejected them);\n\
          for demo and sim, the same for the scenario file",
     ),
     (

@@ -82,11 +82,8 @@ pub fn report(evaluations: &[Evaluation]) -> CheckReport<'_> {
 pub fn table(evaluations: &[Evaluation]) -> String {
     let mut out = String::new();
     let findings = sorted_findings(evaluations);
-    if findings.is_empty() {
-        out.push_str("No findings.\n");
-    } else {
-        let _ = writeln!(out, "{} finding(s):\n", findings.len());
-    }
+    out.push_str(&summary(evaluations, findings.len()));
+    out.push_str(if findings.is_empty() { ".\n" } else { ":\n\n" });
     for f in &findings {
         let _ = writeln!(
             out,
@@ -129,6 +126,43 @@ pub fn table(evaluations: &[Evaluation]) -> String {
     out
 }
 
+/// The first line of the table: never more than was checked. "No findings"
+/// only when every scope could be checked; "N findings in M of K scopes"
+/// when some could not; and when none could, why, instead of a count.
+pub fn summary(evaluations: &[Evaluation], findings: usize) -> String {
+    let total = evaluations.len();
+    let failed: Vec<&Evaluation> = evaluations
+        .iter()
+        .filter(|e| e.status == EvaluationStatus::Error)
+        .collect();
+    let checked = total - failed.len();
+    let noun = |n: usize| if n == 1 { "finding" } else { "findings" };
+    match (checked, failed.first()) {
+        (0, Some(first)) => {
+            let mut reasons: Vec<&str> = failed.iter().filter_map(|e| e.error.as_deref()).collect();
+            reasons.sort_unstable();
+            reasons.dedup();
+            let why = match reasons.as_slice() {
+                [one] => format!(": {one}"),
+                [] => String::new(),
+                many => format!(
+                    " ({} different errors; the first: {})",
+                    many.len(),
+                    first.error.as_deref().unwrap_or("unknown")
+                ),
+            };
+            format!("Nothing could be evaluated: all {total} scopes failed{why}")
+        }
+        (_, None) if findings == 0 => "No findings".to_owned(),
+        (_, None) => format!("{findings} {}", noun(findings)),
+        (_, Some(_)) => format!(
+            "{findings} {} in {checked} of {total} scopes; {} could not be checked",
+            noun(findings),
+            failed.len()
+        ),
+    }
+}
+
 /// The exit code of `check` (see [`crate::exit`]): incomplete when any
 /// evaluation failed, else findings when any is at least `fail_on`, else OK.
 /// `unavailable` alone is not a failure: the service is simply not there.
@@ -146,5 +180,61 @@ pub fn exit_code(evaluations: &[Evaluation], fail_on: Severity) -> u8 {
         exit::FINDINGS
     } else {
         exit::OK
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use blindspot_core::{RuleError, RuleReport, Scope};
+    use chrono::{TimeZone, Utc};
+
+    fn evaluation(region: &str, result: Result<usize, &str>) -> Evaluation {
+        let at = Utc.with_ymd_and_hms(2026, 11, 30, 12, 0, 0).unwrap();
+        let scope = Scope::new("111122223333", region);
+        let result = match result {
+            Ok(n) => Ok(RuleReport {
+                findings: (0..n)
+                    .map(|i| {
+                        Finding::new("r", "C", Severity::Medium, &scope, &format!("i-{i}"), "t")
+                    })
+                    .collect(),
+                ..RuleReport::default()
+            }),
+            Err(why) => Err(RuleError::Failed(why.to_owned())),
+        };
+        Evaluation::from_result("r", &scope, at, at, result)
+    }
+
+    #[test]
+    fn the_summary_never_claims_more_than_was_checked() {
+        let cases: [(&[Result<usize, &str>], &str); 6] = [
+            (&[Ok(0), Ok(0)], "No findings"),
+            (&[Ok(1), Ok(2)], "3 findings"),
+            (&[Ok(1)], "1 finding"),
+            (
+                &[Ok(2), Err("denied")],
+                "2 findings in 1 of 2 scopes; 1 could not be checked",
+            ),
+            (
+                &[Ok(0), Err("denied"), Err("throttled")],
+                "0 findings in 1 of 3 scopes; 2 could not be checked",
+            ),
+            (
+                &[Err("no AWS credentials"), Err("no AWS credentials")],
+                "Nothing could be evaluated: all 2 scopes failed: no AWS credentials",
+            ),
+        ];
+        for (results, expected) in cases {
+            let evaluations: Vec<Evaluation> = results
+                .iter()
+                .enumerate()
+                .map(|(i, r)| evaluation(&format!("r-{i}"), *r))
+                .collect();
+            let findings = evaluations.iter().map(|e| e.findings.len()).sum();
+            assert_eq!(summary(&evaluations, findings), expected, "{results:?}");
+        }
+        let table = table(&[evaluation("a", Err("x")), evaluation("b", Err("x"))]);
+        assert!(!table.contains("No findings"), "{table}");
     }
 }

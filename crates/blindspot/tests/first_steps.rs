@@ -1,6 +1,7 @@
 //! What a newcomer types before anything else, through the real binary:
 //! `config example` as the start of a config file, shell completions, the
-//! man page, and `--version` with the commit and build date.
+//! man page, `--version` with the commit and build date, and `check` without
+//! usable credentials.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
@@ -206,4 +207,71 @@ async fn manpage_dir_writes_the_page_of_every_command() {
     }
     // No page for clap's `help`, which the SUBCOMMANDS sections leave out.
     assert!(!dir.path().join("blindspot-help.1").exists());
+}
+
+/// `blindspot check` on a machine without any AWS credentials: one problem,
+/// said once, with where the chain looked and the next steps; the config
+/// and credentials exit code, not "incomplete"; no "No findings."; no SDK
+/// Debug output.
+#[tokio::test]
+async fn check_without_credentials_says_so_once_with_the_next_steps() {
+    let home = tempfile::tempdir().unwrap();
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_blindspot"));
+    cmd.env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("HOME", home.path())
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("AWS_REGION", "us-east-1")
+        // Nothing listens here: no credentials means nothing is asked of AWS.
+        .env("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
+        .args(["check", "--regions", "us-east-1"]);
+    let out = common::run(cmd).await;
+    assert_eq!(out.code, 4, "{}\n{}", out.stdout, out.stderr);
+    assert!(!out.stdout.contains("No findings"), "{}", out.stdout);
+    let said = out.stderr.matches("found no AWS credentials").count();
+    assert_eq!(said, 1, "{}", out.stderr);
+    for looked in [
+        "environment variables",
+        "profiles",
+        "SSO",
+        "instance metadata",
+    ] {
+        assert!(out.stderr.contains(looked), "{}", out.stderr);
+    }
+    for next in [
+        "AWS_PROFILE=",
+        "aws sso login",
+        "deploy/iam-policy.json",
+        "blindspot demo",
+    ] {
+        assert!(out.stderr.contains(next), "{}", out.stderr);
+    }
+    for debug in ["ProviderError", "FailedToLoadToken", "{", "Attempted:"] {
+        assert!(!out.stderr.contains(debug), "`{debug}` in:\n{}", out.stderr);
+    }
+}
+
+/// Credentials that STS rejects are the same one problem, with STS's code.
+#[tokio::test(flavor = "multi_thread")]
+async fn check_with_rejected_credentials_says_so_once() {
+    let sim = common::sim("[[region]]\nregion = \"us-east-1\"\n").await;
+    sim.set_faults(blindspot_sim::Faults {
+        access_denied: vec![blindspot_sim::AccessDenied {
+            operation: Some("GetCallerIdentity".into()),
+            ..Default::default()
+        }],
+        ..Default::default()
+    });
+    let mut cmd = common::command(&sim.endpoint());
+    cmd.args(["check", "--regions", "us-east-1"]);
+    let out = common::run(cmd).await;
+    assert_eq!(out.code, 4, "{}\n{}", out.stdout, out.stderr);
+    assert_eq!(
+        out.stderr.matches("AWS rejected the credentials").count(),
+        1,
+        "{}",
+        out.stderr
+    );
+    assert!(out.stderr.contains("AccessDenied"), "{}", out.stderr);
+    assert!(out.stdout.is_empty(), "{}", out.stdout);
 }
