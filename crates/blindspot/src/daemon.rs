@@ -18,33 +18,48 @@ use tokio::sync::watch;
 use crate::config::{Config, ConfigError, ServerSection};
 use crate::Format;
 
-/// Resolves when SIGTERM or Ctrl-C arrives.
-pub async fn shutdown_signal() {
-    let ctrl_c = async {
+/// A future that resolves when SIGTERM or Ctrl-C (SIGINT) arrives.
+///
+/// The handlers are installed when this is called, not when the future is
+/// first polled: a caller that prints "listening" after calling it can be
+/// stopped gracefully at once, instead of by the default action of a signal
+/// that came before the handler (a test, or systemd, may be that quick).
+pub fn shutdown_signal() -> impl std::future::Future<Output = ()> {
+    #[cfg(unix)]
+    let handlers = {
+        use tokio::signal::unix::{signal, SignalKind};
+        [SignalKind::terminate(), SignalKind::interrupt()].map(|kind| match signal(kind) {
+            Ok(signal) => Some(signal),
+            Err(err) => {
+                tracing::error!(error = %err, ?kind, "cannot listen for the signal");
+                None
+            }
+        })
+    };
+    async move {
+        #[cfg(unix)]
+        {
+            let [terminate, interrupt] = handlers;
+            let wait = |handler: Option<tokio::signal::unix::Signal>| async move {
+                match handler {
+                    Some(mut signal) => {
+                        signal.recv().await;
+                    }
+                    None => std::future::pending::<()>().await,
+                }
+            };
+            tokio::select! {
+                () = wait(terminate) => {},
+                () = wait(interrupt) => {},
+            }
+        }
+        #[cfg(not(unix))]
         if let Err(err) = tokio::signal::ctrl_c().await {
             tracing::error!(error = %err, "cannot listen for Ctrl-C");
             std::future::pending::<()>().await;
         }
-    };
-    #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
-            }
-            Err(err) => {
-                tracing::error!(error = %err, "cannot listen for SIGTERM");
-                std::future::pending::<()>().await;
-            }
-        }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {},
-        () = terminate => {},
+        tracing::info!("shutdown requested");
     }
-    tracing::info!("shutdown requested");
 }
 
 /// Reads the API token from the file or variable named in `[server]`. A
@@ -214,6 +229,8 @@ pub async fn run_with_listener(
         ..ServerConfig::default()
     };
 
+    // Installed before the address is printed: whoever reads it may stop us.
+    let stop_signal = shutdown_signal();
     println!("blindspot listening on http://{addr}/");
     // One signal fans out to the scheduler and the server.
     let (stop_tx, stop_rx) = watch::channel(false);
@@ -222,7 +239,7 @@ pub async fn run_with_listener(
         blindspot_server::serve(listener, state, &server_config, server_stop).await
     });
     let signal = tokio::spawn(async move {
-        shutdown_signal().await;
+        stop_signal.await;
         let _ = stop_tx.send(true);
     });
     let report = scheduler.run(wait_for(stop_rx)).await;

@@ -320,10 +320,11 @@ async fn dispatch(command: Command) -> anyhow::Result<u8> {
             let sim = blindspot_sim::SimServer::start_on(listen, scenario)
                 .await
                 .context("cannot start the simulated AWS")?;
+            let stop = daemon::shutdown_signal();
             println!("simulated AWS listening on {}", sim.endpoint());
             tokio::select! {
                 () = sim.wait() => {},
-                () = daemon::shutdown_signal() => {},
+                () = stop => {},
             }
             Ok(exit::OK)
         }

@@ -9,7 +9,9 @@
 mod common;
 
 use blindspot_sim::{AccessDenied, Faults};
-use common::{command, config_file, run, sim};
+use common::{
+    aws_config, command, config_file, exclusions_daemon_config, findings, get, run, sim, wait_until,
+};
 use serde_json::Value;
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -40,15 +42,8 @@ fn scenario() -> String {
 /// The daemon's config: the credentials' own account and a role, one region,
 /// one rule every second.
 fn config(endpoint: &str, db: &Path, attempt_timeout: &str) -> String {
-    format!(
+    let accounts = format!(
         r#"
-[aws]
-regions = ["us-east-1"]
-endpoint_url = "{endpoint}"
-operation_timeout = "30s"
-attempt_timeout = "{attempt_timeout}"
-max_attempts = 1
-
 [[aws.accounts]]
 name = "own"
 
@@ -56,28 +51,11 @@ name = "own"
 name = "audit"
 role_arn = "{AUDIT_ROLE}"
 external_id = "{EXTERNAL_ID}"
-
-[server]
-listen = "127.0.0.1:0"
-
-[store]
-path = "{db}"
-
-[scheduler]
-jitter = "0s"
-shutdown_grace = "2s"
-
-[rules.inspector-exclusions]
-interval = "1s"
-
-[rules.inspector2-associations]
-enabled = false
-
-[rules.inspector2-coverage]
-enabled = false
-"#,
-        db = db.display()
-    )
+"#
+    );
+    aws_config(endpoint, r#"["us-east-1"]"#, "30s", attempt_timeout)
+        + &accounts
+        + &exclusions_daemon_config("", db)
 }
 
 fn deny_assume_role() -> Faults {
@@ -119,31 +97,6 @@ impl Daemon {
     }
 }
 
-async fn get(url: &str) -> (u16, Value) {
-    let resp = reqwest::get(url).await.unwrap();
-    let status = resp.status().as_u16();
-    let text = resp.text().await.unwrap();
-    (
-        status,
-        serde_json::from_str(&text).unwrap_or(Value::String(text)),
-    )
-}
-
-async fn wait_until<F, Fut>(what: &str, mut check: F)
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while Instant::now() < deadline {
-        if check().await {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-    panic!("timed out waiting for {what}");
-}
-
 async fn evaluations(base: &str) -> Vec<Value> {
     let (status, body) = get(&format!("{base}/api/v1/evaluations?limit=200")).await;
     assert_eq!(status, 200, "{body}");
@@ -152,11 +105,8 @@ async fn evaluations(base: &str) -> Vec<Value> {
 
 /// (account, resource) of every open finding, sorted.
 async fn open_findings(base: &str) -> Vec<(String, String)> {
-    let (status, body) = get(&format!("{base}/api/v1/findings?status=open")).await;
-    assert_eq!(status, 200, "{body}");
-    let mut out: Vec<(String, String)> = body["findings"]
-        .as_array()
-        .unwrap()
+    let mut out: Vec<(String, String)> = findings(base, "status=open")
+        .await
         .iter()
         .map(|f| {
             (

@@ -4,23 +4,13 @@
 
 mod common;
 
-use common::{command, run, sim, sim_file};
+use common::{check_json, sim, sim_file};
 use serde_json::Value;
 use std::collections::BTreeSet;
 
 async fn check(file: &str, regions: &str) -> (i32, Value, String) {
     let sim = sim_file(file).await;
-    let mut cmd = command(&sim.endpoint());
-    cmd.args([
-        "check",
-        "--rule",
-        "inspector2-associations",
-        "--regions",
-        regions,
-        "--format",
-        "json",
-    ]);
-    let out = run(cmd).await;
+    let out = check_json(&sim, "inspector2-associations", regions).await;
     let json = out.json();
     (out.code, json, out.stderr)
 }
@@ -200,17 +190,7 @@ created_time = "-10m"
 status = "Success"
 "#)
     .await;
-    let mut cmd = command(&sim.endpoint());
-    cmd.args([
-        "check",
-        "--rule",
-        "inspector2-associations",
-        "--regions",
-        "eu-west-1",
-        "--format",
-        "json",
-    ]);
-    let out = run(cmd).await;
+    let out = check_json(&sim, "inspector2-associations", "eu-west-1").await;
     let json = out.json();
     // The associations were read: the evaluation stands.
     assert_eq!(json["evaluations"][0]["status"], "ok", "{}", out.stderr);

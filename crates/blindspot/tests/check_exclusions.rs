@@ -4,7 +4,9 @@
 
 mod common;
 
-use common::{command, config_file, run, sim, sim_file};
+use common::{
+    command, config_file, run, run_with_config, sim, sim_file, NOWHERE, TWO_CLASSIC_REGIONS,
+};
 use serde_json::Value;
 
 const RUN: &str =
@@ -12,17 +14,7 @@ const RUN: &str =
 
 /// `blindspot check --rule inspector-exclusions --format json` in `regions`.
 async fn check_json(sim: &blindspot_sim::SimHandle, regions: &str) -> common::Run {
-    let mut cmd = command(&sim.endpoint());
-    cmd.args([
-        "check",
-        "--rule",
-        "inspector-exclusions",
-        "--regions",
-        regions,
-        "--format",
-        "json",
-    ]);
-    run(cmd).await
+    common::check_json(sim, "inspector-exclusions", regions).await
 }
 
 fn findings(json: &Value) -> &Vec<Value> {
@@ -48,17 +40,7 @@ fn statuses(json: &Value) -> Vec<(String, String)> {
 #[tokio::test(flavor = "multi_thread")]
 async fn seed_scenario_reports_agent_not_found_with_its_fix() {
     let sim = sim_file("seed.toml").await;
-    let mut cmd = command(&sim.endpoint());
-    cmd.args([
-        "check",
-        "--rule",
-        "Inspector-003",
-        "--regions",
-        "us-east-1",
-        "--format",
-        "json",
-    ]);
-    let out = run(cmd).await;
+    let out = common::check_json(&sim, "Inspector-003", "us-east-1").await;
     assert_eq!(out.code, 1, "findings mean exit 1; stderr:\n{}", out.stderr);
     let json = out.json();
     let agent = findings(&json)
@@ -120,34 +102,10 @@ async fn seed_scenario_table_output_shows_the_fix() {
     );
 }
 
-const TWO_REGIONS: &str = r#"
-[[region]]
-region = "us-east-1"
-[[region.assessment_run]]
-arn = "arn:aws:inspector:us-east-1:123456789012:target/0-t/template/0-a/run/0-new"
-completed_at = "-1d"
-[[region.assessment_run.exclusion]]
-title = "Agent not found"
-description = "d"
-recommendation = "r"
-instance = "i-east"
-
-[[region]]
-region = "eu-west-1"
-[[region.assessment_run]]
-arn = "arn:aws:inspector:eu-west-1:123456789012:target/0-t/template/0-a/run/0-new"
-completed_at = "-1d"
-[[region.assessment_run.exclusion]]
-title = "Unsupported OS version"
-description = "d"
-recommendation = "r"
-instance = "i-west"
-"#;
-
 #[tokio::test(flavor = "multi_thread")]
 async fn a_retired_classic_region_is_unavailable_not_an_error() {
     let sim = sim(&format!(
-        "[faults]\nclassic_retired = [\"eu-west-1\"]\n{TWO_REGIONS}"
+        "[faults]\nclassic_retired = [\"eu-west-1\"]\n{TWO_CLASSIC_REGIONS}"
     ))
     .await;
     let out = check_json(&sim, "us-east-1,eu-west-1").await;
@@ -174,7 +132,7 @@ async fn a_retired_classic_region_is_unavailable_not_an_error() {
 #[tokio::test(flavor = "multi_thread")]
 async fn retired_everywhere_exits_zero() {
     let sim = sim(&format!(
-        "[faults]\nclassic_retired = [\"*\"]\n{TWO_REGIONS}"
+        "[faults]\nclassic_retired = [\"*\"]\n{TWO_CLASSIC_REGIONS}"
     ))
     .await;
     let out = check_json(&sim, "us-east-1,eu-west-1").await;
@@ -186,7 +144,7 @@ async fn retired_everywhere_exits_zero() {
 async fn access_denied_in_one_region_does_not_stop_the_other() {
     let faults =
         "[faults]\naccess_denied = [{ region = \"eu-west-1\", service = \"inspector\" }]\n";
-    let sim = sim(&format!("{faults}{TWO_REGIONS}")).await;
+    let sim = sim(&format!("{faults}{TWO_CLASSIC_REGIONS}")).await;
     let out = check_json(&sim, "us-east-1,eu-west-1").await;
     assert_eq!(
         out.code, 3,
@@ -219,7 +177,7 @@ async fn access_denied_in_one_region_does_not_stop_the_other() {
 async fn throttling_is_retried() {
     let faults =
         "[faults]\nthrottle_first_n = { ListAssessmentRuns = 1, DescribeExclusions = 1 }\n";
-    let sim = sim(&format!("{faults}{TWO_REGIONS}")).await;
+    let sim = sim(&format!("{faults}{TWO_CLASSIC_REGIONS}")).await;
     let out = check_json(&sim, "us-east-1").await;
     assert_eq!(out.code, 1, "{}", out.stderr);
     assert_eq!(
@@ -277,9 +235,7 @@ async fn config_errors_exit_4_and_usage_errors_exit_2() {
     let (_dir, path) = config_file(
         "[aws]\nregions = [\"us-east-1\"]\n\n[rules.inspector-exclusions]\nlookbak = \"3d\"\n",
     );
-    let mut cmd = command("http://127.0.0.1:9");
-    cmd.args(["check", "--config"]).arg(&path);
-    let out = run(cmd).await;
+    let out = run_with_config("check", &path).await;
     assert_eq!(out.code, 4, "{}", out.stderr);
     assert!(
         out.stderr.contains("line 5") && out.stderr.contains("lookbak"),
@@ -287,13 +243,13 @@ async fn config_errors_exit_4_and_usage_errors_exit_2() {
         out.stderr
     );
 
-    let mut cmd = command("http://127.0.0.1:9");
+    let mut cmd = command(NOWHERE);
     cmd.args(["check", "--rule", "no-such-rule"]);
     let out = run(cmd).await;
     assert_eq!(out.code, 2, "{}", out.stderr);
     assert!(out.stderr.contains("no-such-rule"), "{}", out.stderr);
 
-    let mut cmd = command("http://127.0.0.1:9");
+    let mut cmd = command(NOWHERE);
     cmd.args(["check", "--format", "xml"]);
     assert_eq!(run(cmd).await.code, 2);
 }
@@ -301,7 +257,7 @@ async fn config_errors_exit_4_and_usage_errors_exit_2() {
 #[tokio::test(flavor = "multi_thread")]
 async fn rules_lists_ids_aliases_and_severity() {
     let out = run({
-        let mut cmd = command("http://127.0.0.1:9");
+        let mut cmd = command(NOWHERE);
         cmd.arg("rules");
         cmd
     })

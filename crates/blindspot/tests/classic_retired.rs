@@ -5,50 +5,16 @@
 
 mod common;
 
-use common::{command, run, sim};
-
-const TWO_REGIONS: &str = r#"
-[[region]]
-region = "us-east-1"
-[[region.assessment_run]]
-arn = "arn:aws:inspector:us-east-1:123456789012:target/0-t/template/0-a/run/0-new"
-completed_at = "-1d"
-[[region.assessment_run.exclusion]]
-title = "Agent not found"
-description = "d"
-recommendation = "r"
-instance = "i-east"
-
-[[region]]
-region = "eu-west-1"
-[[region.assessment_run]]
-arn = "arn:aws:inspector:eu-west-1:123456789012:target/0-t/template/0-a/run/0-new"
-completed_at = "-1d"
-[[region.assessment_run.exclusion]]
-title = "Unsupported OS version"
-description = "d"
-recommendation = "r"
-instance = "i-west"
-"#;
+use common::{check_json, sim, TWO_CLASSIC_REGIONS};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn every_retired_shape_reads_unavailable_and_exits_zero() {
     for shape in ["unknown_operation", "unrecognized_client", "message"] {
         let sim = sim(&format!(
-            "[faults]\nclassic_retired = [\"*\"]\nretired_shape = \"{shape}\"\n{TWO_REGIONS}"
+            "[faults]\nclassic_retired = [\"*\"]\nretired_shape = \"{shape}\"\n{TWO_CLASSIC_REGIONS}"
         ))
         .await;
-        let mut cmd = command(&sim.endpoint());
-        cmd.args([
-            "check",
-            "--rule",
-            "inspector-exclusions",
-            "--regions",
-            "us-east-1,eu-west-1",
-            "--format",
-            "json",
-        ]);
-        let out = run(cmd).await;
+        let out = check_json(&sim, "inspector-exclusions", "us-east-1,eu-west-1").await;
         assert_eq!(
             out.code, 0,
             "{shape}: unavailable is not a failure; stderr:\n{}",
@@ -73,20 +39,10 @@ async fn every_retired_shape_reads_unavailable_and_exits_zero() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_denied_action_on_classic_is_still_an_error() {
     let sim = sim(&format!(
-        "[faults]\naccess_denied = [{{ service = \"inspector\" }}]\n{TWO_REGIONS}"
+        "[faults]\naccess_denied = [{{ service = \"inspector\" }}]\n{TWO_CLASSIC_REGIONS}"
     ))
     .await;
-    let mut cmd = command(&sim.endpoint());
-    cmd.args([
-        "check",
-        "--rule",
-        "inspector-exclusions",
-        "--regions",
-        "us-east-1",
-        "--format",
-        "json",
-    ]);
-    let out = run(cmd).await;
+    let out = check_json(&sim, "inspector-exclusions", "us-east-1").await;
     assert_eq!(out.code, 3, "{}", out.stderr);
     assert_eq!(out.json()["evaluations"][0]["status"], "error");
 }

@@ -6,7 +6,10 @@ mod common;
 
 use blindspot_sim::{AccessDenied, Faults, Scenario};
 use blindspot_store::Store as _;
-use common::{command, Daemon};
+use common::{
+    aws_config, command, exclusions_daemon_config, finding, findings, get, history_kinds,
+    wait_until, Daemon,
+};
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -36,37 +39,8 @@ fn scenario(east: bool, west: bool) -> Scenario {
 }
 
 fn config(endpoint: &str, db: &Path) -> String {
-    format!(
-        r#"
-[aws]
-regions = ["us-east-1", "eu-west-1"]
-endpoint_url = "{endpoint}"
-operation_timeout = "10s"
-attempt_timeout = "5s"
-max_attempts = 1
-
-[server]
-listen = "127.0.0.1:0"
-token_env = "BLINDSPOT_TEST_TOKEN"
-
-[store]
-path = "{db}"
-
-[scheduler]
-jitter = "0s"
-shutdown_grace = "2s"
-
-[rules.inspector-exclusions]
-interval = "1s"
-
-[rules.inspector2-associations]
-enabled = false
-
-[rules.inspector2-coverage]
-enabled = false
-"#,
-        db = db.display()
-    )
+    aws_config(endpoint, r#"["us-east-1", "eu-west-1"]"#, "10s", "5s")
+        + &exclusions_daemon_config("token_env = \"BLINDSPOT_TEST_TOKEN\"\n", db)
 }
 
 /// `blindspot run` with the API token the config's `token_env` names.
@@ -76,34 +50,6 @@ fn start(endpoint: &str, config: &Path) -> Daemon {
     Daemon::spawn(cmd, config)
 }
 
-async fn get(url: &str) -> (u16, Value) {
-    let resp = reqwest::get(url).await.unwrap();
-    let status = resp.status().as_u16();
-    let text = resp.text().await.unwrap();
-    (
-        status,
-        serde_json::from_str(&text).unwrap_or(Value::String(text)),
-    )
-}
-
-async fn wait_until<F, Fut>(what: &str, mut check: F)
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    common::wait_for(what, || {
-        let done = check();
-        async move { done.await.then_some(()) }
-    })
-    .await
-}
-
-async fn findings(base: &str, query: &str) -> Vec<Value> {
-    let (status, body) = get(&format!("{base}/api/v1/findings?{query}")).await;
-    assert_eq!(status, 200, "{body}");
-    body["findings"].as_array().unwrap().clone()
-}
-
 fn resources(findings: &[Value]) -> Vec<String> {
     let mut r: Vec<String> = findings
         .iter()
@@ -111,6 +57,16 @@ fn resources(findings: &[Value]) -> Vec<String> {
         .collect();
     r.sort();
     r
+}
+
+/// The daemon's `/metrics` page.
+async fn metrics_text(base: &str) -> String {
+    reqwest::get(format!("{base}/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap()
 }
 
 /// Parses the text exposition into (name{labels}) → value, checking every
@@ -205,12 +161,7 @@ async fn the_daemon_tracks_findings_through_fixes_failures_and_kill_9() {
     );
 
     // Metrics: parseable, with the open findings per region and AWS calls.
-    let text = reqwest::get(format!("{base}/metrics"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = metrics_text(&base).await;
     let metrics = parse_metrics(&text);
     for region in ["us-east-1", "eu-west-1"] {
         let labels = [
@@ -316,15 +267,8 @@ async fn the_daemon_tracks_findings_through_fixes_failures_and_kill_9() {
         .as_str()
         .unwrap()
         .to_owned();
-    let (status, detail) = get(&format!("{base}/api/v1/findings/{east}")).await;
-    assert_eq!(status, 200, "{detail}");
-    let kinds: Vec<&str> = detail["history"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["kind"].as_str().unwrap())
-        .collect();
-    assert_eq!(kinds, ["opened", "resolved"], "{detail}");
+    let detail = finding(&base, &east).await;
+    assert_eq!(history_kinds(&detail), ["opened", "resolved"], "{detail}");
 
     // Break the west region, with its problem also gone from the data: a
     // denied evaluation must not resolve what it could not see.
@@ -389,9 +333,7 @@ async fn the_daemon_tracks_findings_through_fixes_failures_and_kill_9() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_bad_config_stops_the_daemon_with_exit_4() {
     let (_dir, path) = common::config_file("[server]\nlisten = \"not an address\"\n");
-    let mut cmd = command("http://127.0.0.1:9");
-    cmd.args(["run", "--config"]).arg(&path);
-    let out = common::run(cmd).await;
+    let out = common::run_with_config("run", &path).await;
     assert_eq!(out.code, 4, "{}", out.stderr);
     assert!(
         out.stderr.contains("line 2") && out.stderr.contains("listen"),
@@ -439,22 +381,10 @@ async fn findings_of_a_removed_region_are_withdrawn_not_resolved() {
     let reason = withdrawn["withdrawn_reason"].as_str().unwrap_or_default();
     assert!(reason.contains("no longer configured"), "{withdrawn}");
     let id = withdrawn["id"].as_str().unwrap();
-    let (status, detail) = get(&format!("{base}/api/v1/findings/{id}")).await;
-    assert_eq!(status, 200);
-    let events: Vec<&str> = detail["history"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["kind"].as_str().unwrap_or_default())
-        .collect();
-    assert_eq!(events, ["opened", "withdrawn"], "{detail}");
+    let detail = finding(&base, id).await;
+    assert_eq!(history_kinds(&detail), ["opened", "withdrawn"], "{detail}");
 
-    let text = reqwest::get(format!("{base}/metrics"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = metrics_text(&base).await;
     let metrics = parse_metrics(&text);
     let west = [
         ("rule", "inspector-exclusions"),

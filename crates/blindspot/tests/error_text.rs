@@ -8,7 +8,7 @@ mod common;
 use std::collections::BTreeMap;
 
 use blindspot_sim::{AccessDenied, Faults};
-use common::{command, config_file, run, sim_file};
+use common::{check_json, command, config_file, run, sim_file};
 use serde_json::Value;
 
 /// Text for people: one line, no `Debug` output, no SDK stand-ins.
@@ -52,19 +52,7 @@ fn finding_texts(f: &Value) -> Vec<String> {
 #[tokio::test(flavor = "multi_thread")]
 async fn required_members_left_out_never_reach_a_finding() {
     let sim = sim_file("coverage-disabled.toml").await;
-    let check = || async {
-        let mut cmd = command(&sim.endpoint());
-        cmd.args([
-            "check",
-            "--rule",
-            "inspector2-coverage",
-            "--regions",
-            "eu-west-1,ap-southeast-2",
-            "--format",
-            "json",
-        ]);
-        run(cmd).await
-    };
+    let check = || check_json(&sim, "inspector2-coverage", "eu-west-1,ap-southeast-2");
     // With every member, the error code is part of the description.
     let whole = check().await;
     assert_eq!(whole.code, 1, "{}", whole.stderr);
@@ -104,17 +92,7 @@ async fn a_failed_call_is_one_log_line_with_code_and_message() {
         }],
         ..Faults::default()
     });
-    let mut cmd = command(&sim.endpoint());
-    cmd.args([
-        "check",
-        "--rule",
-        "inspector2-associations",
-        "--regions",
-        "us-east-1",
-        "--format",
-        "json",
-    ]);
-    let out = run(cmd).await;
+    let out = check_json(&sim, "inspector2-associations", "us-east-1").await;
     assert_eq!(out.code, 3, "{}", out.stderr);
     let failed: Vec<&str> = out
         .stderr

@@ -9,7 +9,7 @@
 
 mod common;
 
-use common::{wait_for, Daemon};
+use common::{aws_config, exclusions_daemon_config, finding, history_kinds, wait_for, Daemon};
 use serde_json::Value;
 use std::path::Path;
 
@@ -51,52 +51,12 @@ fn scenario(runs: &[(&str, &str)]) -> String {
 }
 
 fn config(endpoint: &str, db: &Path) -> String {
-    format!(
-        r#"
-[aws]
-regions = ["us-east-1"]
-endpoint_url = "{endpoint}"
-operation_timeout = "10s"
-attempt_timeout = "5s"
-max_attempts = 1
-
-[server]
-listen = "127.0.0.1:0"
-
-[store]
-path = "{db}"
-
-[scheduler]
-jitter = "0s"
-shutdown_grace = "2s"
-
-[rules.inspector-exclusions]
-interval = "1s"
-
-[rules.inspector2-associations]
-enabled = false
-
-[rules.inspector2-coverage]
-enabled = false
-"#,
-        db = db.display()
-    )
+    aws_config(endpoint, r#"["us-east-1"]"#, "10s", "5s") + &exclusions_daemon_config("", db)
 }
 
-async fn get(url: &str) -> Value {
-    let resp = reqwest::get(url).await.unwrap();
-    assert_eq!(resp.status().as_u16(), 200, "GET {url}");
-    resp.json().await.unwrap()
-}
-
+/// The findings with `status`, up to 1000.
 async fn findings(base: &str, status: &str) -> Vec<Value> {
-    get(&format!(
-        "{base}/api/v1/findings?status={status}&limit=1000"
-    ))
-    .await["findings"]
-        .as_array()
-        .unwrap()
-        .clone()
+    common::findings(base, &format!("status={status}&limit=1000")).await
 }
 
 /// The open findings ordered by code, once there are two and both come from
@@ -155,14 +115,12 @@ async fn a_new_run_of_the_template_keeps_the_finding_and_its_first_seen() {
         );
         assert_eq!(after["reopen_count"], 0, "{code}");
         let id = after["id"].as_str().unwrap();
-        let detail = get(&format!("{base}/api/v1/findings/{id}")).await;
-        let kinds: Vec<&str> = detail["history"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|e| e["kind"].as_str().unwrap())
-            .collect();
-        assert_eq!(kinds, ["opened"], "{code}: never resolved: {detail}");
+        let detail = finding(&base, id).await;
+        assert_eq!(
+            history_kinds(&detail),
+            ["opened"],
+            "{code}: never resolved: {detail}"
+        );
     }
     let (agent, package) = (&after[0], &after[1]);
     assert_eq!(agent["code"], "AGENT_NOT_FOUND");

@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::{command, config_file, run, sim_file};
+use common::{check_command, command, config_file, run, run_with_config, sim_file, NOWHERE};
 
 /// The table as `--help` prints it: one `  <code>  <meaning>` line per code.
 const CODES: [(u8, &str); 6] = [
@@ -26,7 +26,7 @@ async fn help_lists_every_exit_code() {
         &["check", "-h"],
         &["help", "check"],
     ] {
-        let mut cmd = command("http://127.0.0.1:9");
+        let mut cmd = command(NOWHERE);
         cmd.args(args);
         let out = run(cmd).await;
         assert_eq!(out.code, 0, "{args:?}: {}", out.stderr);
@@ -45,7 +45,7 @@ async fn help_lists_every_exit_code() {
         }
     }
     // `demo --once` exits like `check`, and says so.
-    let mut cmd = command("http://127.0.0.1:9");
+    let mut cmd = command(NOWHERE);
     cmd.args(["demo", "--help"]);
     assert!(run(cmd).await.stdout.contains("exits like `check`"));
 }
@@ -71,9 +71,7 @@ async fn a_bad_config_file_exits_4_and_names_the_line() {
     // A value of the wrong type on line 3.
     let (_dir, path) = config_file("[aws]\nregions = [\"us-east-1\"]\nconcurrency = \"four\"\n");
     for subcommand in ["check", "rules", "run"] {
-        let mut cmd = command("http://127.0.0.1:9");
-        cmd.args([subcommand, "--config"]).arg(&path);
-        let out = run(cmd).await;
+        let out = run_with_config(subcommand, &path).await;
         assert_eq!(out.code, 4, "{subcommand}: {}", out.stderr);
         assert!(
             out.stderr.contains("line 3") && out.stderr.contains("concurrency"),
@@ -86,9 +84,7 @@ async fn a_bad_config_file_exits_4_and_names_the_line() {
     // A check the AWS adapter makes, reported like every other config error.
     let (_dir, path) =
         config_file("[aws]\nregions = [\"us-east-1\"]\nendpoint_url = \"sim:4566\"\n");
-    let mut cmd = command("http://127.0.0.1:9");
-    cmd.args(["check", "--config"]).arg(&path);
-    let out = run(cmd).await;
+    let out = run_with_config("check", &path).await;
     assert_eq!(out.code, 4, "{}", out.stderr);
     assert!(
         out.stderr.contains("line 3") && out.stderr.contains("aws.endpoint_url"),
@@ -97,7 +93,7 @@ async fn a_bad_config_file_exits_4_and_names_the_line() {
     );
 
     // A file that is not there.
-    let mut cmd = command("http://127.0.0.1:9");
+    let mut cmd = command(NOWHERE);
     cmd.args(["check", "--config", "/nonexistent/blindspot.toml"]);
     let out = run(cmd).await;
     assert_eq!(out.code, 4, "{}", out.stderr);
@@ -114,7 +110,7 @@ async fn a_token_the_config_names_but_cannot_be_read_exits_4() {
     let (_dir, path) = config_file(
         "[server]\nlisten = \"127.0.0.1:0\"\ntoken_env = \"BLINDSPOT_TEST_UNSET_TOKEN\"\n",
     );
-    let mut cmd = command("http://127.0.0.1:9");
+    let mut cmd = command(NOWHERE);
     cmd.env_remove("BLINDSPOT_TEST_UNSET_TOKEN")
         .args(["run", "--config"])
         .arg(&path);
@@ -131,7 +127,7 @@ async fn a_token_the_config_names_but_cannot_be_read_exits_4() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_bad_demo_scenario_exits_4() {
     let (_dir, path) = config_file("[[region]]\nregion = \"us-east-1\"\nbogus = 1\n");
-    let mut cmd = command("http://127.0.0.1:9");
+    let mut cmd = command(NOWHERE);
     cmd.args(["demo", "--once", "--scenario"]).arg(&path);
     let out = run(cmd).await;
     assert_eq!(out.code, 4, "{}", out.stderr);
@@ -142,16 +138,7 @@ async fn a_bad_demo_scenario_exits_4() {
 async fn findings_exit_1_in_both_formats() {
     let sim = sim_file("seed.toml").await;
     for format in ["table", "json"] {
-        let mut cmd = command(&sim.endpoint());
-        cmd.args([
-            "check",
-            "--rule",
-            "inspector-exclusions",
-            "--regions",
-            "us-east-1",
-            "--format",
-            format,
-        ]);
+        let cmd = check_command(&sim.endpoint(), "inspector-exclusions", "us-east-1", format);
         let out = run(cmd).await;
         assert_eq!(out.code, 1, "{format}: {}", out.stderr);
         assert!(out.stdout.contains("Agent not found"), "{}", out.stdout);
@@ -165,17 +152,8 @@ async fn findings_exit_1_in_both_formats() {
 async fn output_that_cannot_be_written_exits_5() {
     let sim = sim_file("seed.toml").await;
     for format in ["table", "json"] {
-        let mut cmd = command(&sim.endpoint());
-        cmd.args([
-            "check",
-            "--rule",
-            "inspector-exclusions",
-            "--regions",
-            "us-east-1",
-            "--format",
-            format,
-        ])
-        .stdout(
+        let mut cmd = check_command(&sim.endpoint(), "inspector-exclusions", "us-east-1", format);
+        cmd.stdout(
             std::fs::OpenOptions::new()
                 .write(true)
                 .open("/dev/full")

@@ -9,66 +9,27 @@
 mod common;
 
 use blindspot_core::{Evaluation, EvaluationStatus, Finding, Scope, Severity};
-use blindspot_engine::{
-    Control, EngineError, Retention, RuleSchedule, ScheduledRule, Scheduler, SchedulerOptions,
-    SchedulerReport,
-};
+use blindspot_engine::{EngineError, Retention, ScheduledRule, Scheduler, SchedulerOptions};
 use blindspot_store::{
     EvaluationRecord, FindingEvent, FindingPage, FindingQuery, LifecycleChange, ScopeHealth,
     SqliteStore, Store, StoreError, StoredFinding,
 };
 use chrono::{DateTime, Utc};
-use common::{secs, targets, Fake, Step};
+use common::{quiet_options, scheduled, secs, targets, Fake, Started, Step};
 use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::oneshot;
-use tokio::task::JoinHandle;
 use tokio::time::{sleep, Instant};
 
-fn scheduled(rule: &Arc<Fake>, interval: u64, timeout: u64) -> ScheduledRule<()> {
-    ScheduledRule {
-        rule: rule.clone(),
-        schedule: RuleSchedule {
-            interval: secs(interval),
-            timeout: secs(timeout),
-        },
-    }
-}
-
+/// Four evaluations at once, no jitter, retention or hook.
 fn options() -> SchedulerOptions {
-    SchedulerOptions {
-        concurrency: 4,
-        per_rule_concurrency: None,
-        jitter: Duration::ZERO,
-        shutdown_grace: secs(30),
-        retention: None,
-        on_evaluation: None,
-    }
+    quiet_options(4)
 }
 
-struct Running {
-    store: Arc<SqliteStore>,
-    control: Arc<dyn Control>,
-    stop: oneshot::Sender<()>,
-    handle: JoinHandle<SchedulerReport>,
-}
-
-impl Running {
-    async fn stop(self) -> SchedulerReport {
-        self.stop.send(()).unwrap();
-        self.handle.await.unwrap()
-    }
-}
-
-fn start(rules: Vec<ScheduledRule<()>>, regions: &[&str], options: SchedulerOptions) -> Running {
-    start_with(
-        rules,
-        regions,
-        options,
-        Arc::new(SqliteStore::open_in_memory().unwrap()),
-    )
+fn start(rules: Vec<ScheduledRule<()>>, regions: &[&str], options: SchedulerOptions) -> Started {
+    Started::start(rules, targets(regions), options)
 }
 
 fn start_with(
@@ -76,19 +37,8 @@ fn start_with(
     regions: &[&str],
     options: SchedulerOptions,
     store: Arc<SqliteStore>,
-) -> Running {
-    let scheduler = Scheduler::new(rules, targets(regions), store.clone(), options).unwrap();
-    let control = scheduler.control();
-    let (stop, stopped) = oneshot::channel::<()>();
-    let handle = tokio::spawn(scheduler.run(async move {
-        let _ = stopped.await;
-    }));
-    Running {
-        store,
-        control,
-        stop,
-        handle,
-    }
+) -> Started {
+    Started::start_with_store(rules, targets(regions), options, store)
 }
 
 /// Seconds since `t0`, rounded to the millisecond for readable asserts.

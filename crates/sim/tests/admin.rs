@@ -9,6 +9,16 @@ use common::*;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
+/// GET `url`, its body as JSON.
+async fn get_json<T: serde::de::DeserializeOwned>(c: &reqwest::Client, url: &str) -> T {
+    c.get(url).send().await.unwrap().json().await.unwrap()
+}
+
+/// PUT `body` to `url`.
+async fn put(c: &reqwest::Client, url: &str, body: impl Into<reqwest::Body>) -> reqwest::Response {
+    c.put(url).body(body).send().await.unwrap()
+}
+
 #[tokio::test]
 async fn admin_surface_drives_the_sim() {
     let h = SimServer::start(Scenario::embedded_seed()).await.unwrap();
@@ -20,25 +30,11 @@ async fn admin_surface_drives_the_sim() {
         base.rsplit(':').next().unwrap().parse::<u16>().unwrap()
     );
 
-    let v: Value = c
-        .get(format!("{base}/_sim/healthz"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let v: Value = get_json(&c, &format!("{base}/_sim/healthz")).await;
     assert_eq!(v, json!({"status": "ok", "scenario": "seed"}));
 
     classic(&h, "us-east-1", "ListAssessmentRuns", &json!({})).await;
-    let calls: Vec<CallCount> = c
-        .get(format!("{base}/_sim/calls"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let calls: Vec<CallCount> = get_json(&c, &format!("{base}/_sim/calls")).await;
     assert_eq!(
         calls,
         vec![CallCount {
@@ -51,24 +47,19 @@ async fn admin_surface_drives_the_sim() {
     );
 
     // Bad TOML: 400 with the line named.
-    let r = c
-        .put(format!("{base}/_sim/scenario"))
-        .body("name = \"x\"\n[[region]]\nregion = \"us-east-1\"\nbogus = true\n")
-        .send()
-        .await
-        .unwrap();
+    let r = put(
+        &c,
+        &format!("{base}/_sim/scenario"),
+        "name = \"x\"\n[[region]]\nregion = \"us-east-1\"\nbogus = true\n",
+    )
+    .await;
     assert_eq!(r.status(), StatusCode::BAD_REQUEST);
     let v: Value = r.json().await.unwrap();
     let msg = v["error"].as_str().unwrap();
     assert!(msg.contains("line 4") && msg.contains("bogus"), "{msg}");
 
     // Replace the scenario.
-    let r = c
-        .put(format!("{base}/_sim/scenario"))
-        .body("name = \"empty\"\n")
-        .send()
-        .await
-        .unwrap();
+    let r = put(&c, &format!("{base}/_sim/scenario"), "name = \"empty\"\n").await;
     assert_eq!(r.status(), StatusCode::OK);
     let v = classic(&h, "us-east-1", "ListAssessmentRuns", &json!({}))
         .await
@@ -76,31 +67,19 @@ async fn admin_surface_drives_the_sim() {
     assert_eq!(v["assessmentRunArns"], json!([]));
 
     // Faults over HTTP.
-    let r = c
-        .put(format!("{base}/_sim/faults"))
-        .body(json!({"classic_retired": ["*"]}).to_string())
-        .send()
-        .await
-        .unwrap();
+    let r = put(
+        &c,
+        &format!("{base}/_sim/faults"),
+        json!({"classic_retired": ["*"]}).to_string(),
+    )
+    .await;
     assert_eq!(r.status(), StatusCode::OK);
-    let f: Faults = c
-        .get(format!("{base}/_sim/faults"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let f: Faults = get_json(&c, &format!("{base}/_sim/faults")).await;
     assert_eq!(f.classic_retired, vec!["*".to_string()]);
     let a = classic(&h, "us-east-1", "ListAssessmentRuns", &json!({})).await;
     assert_eq!(a.error_type(), "UnknownOperationException");
     for bad in [json!({"throttle_probability": 2.0}), json!({"latency": 5})] {
-        let r = c
-            .put(format!("{base}/_sim/faults"))
-            .body(bad.to_string())
-            .send()
-            .await
-            .unwrap();
+        let r = put(&c, &format!("{base}/_sim/faults"), bad.to_string()).await;
         assert_eq!(r.status(), StatusCode::BAD_REQUEST, "{bad}");
     }
     assert_eq!(h.call_count("inspector", "ListAssessmentRuns"), 3);

@@ -515,13 +515,7 @@ async fn classic_retired_answers_unknown_operation() {
     let faulted: u64 = c.iter().map(|c| c.faults).sum();
     assert_eq!(faulted, 2);
     // STS is unaffected.
-    let a = sts(
-        &h,
-        "AKID",
-        "eu-west-1",
-        "Action=GetCallerIdentity&Version=2011-06-15",
-    )
-    .await;
+    let a = caller_identity(&h, "AKID", "eu-west-1").await;
     assert_eq!(a.status, StatusCode::OK);
 }
 
@@ -609,26 +603,14 @@ async fn seeded_probabilistic_faults_are_reproducible() {
 async fn sts_get_caller_identity() {
     let toml = "[access_keys]\nAKIDMEMBER = \"210987654321\"\n";
     let h = start(toml).await;
-    let a = sts(
-        &h,
-        "AKIDMEMBER",
-        "us-east-1",
-        "Action=GetCallerIdentity&Version=2011-06-15",
-    )
-    .await;
+    let a = caller_identity(&h, "AKIDMEMBER", "us-east-1").await;
     assert_eq!(a.status, StatusCode::OK);
     assert!(a.text.starts_with("<GetCallerIdentityResponse xmlns=\"https://sts.amazonaws.com/doc/2011-06-15/\"><GetCallerIdentityResult>"), "{}", a.text);
     assert!(a.text.contains("<Account>210987654321</Account>"));
     assert!(a.text.contains("<Arn>arn:aws:iam::210987654321:user/"));
     assert!(a.text.contains("<UserId>"));
     assert!(a.text.contains("<ResponseMetadata><RequestId>"));
-    let a = sts(
-        &h,
-        "AKIDX",
-        "us-east-1",
-        "Action=GetCallerIdentity&Version=2011-06-15",
-    )
-    .await;
+    let a = caller_identity(&h, "AKIDX", "us-east-1").await;
     assert!(a.text.contains("<Account>123456789012</Account>"));
 
     let a = sts(
@@ -645,20 +627,14 @@ async fn sts_get_caller_identity() {
         .contains("<Type>Sender</Type><Code>UnknownOperationException</Code>"));
     assert!(a.text.contains("<RequestId>"));
 
-    h.set_faults(Faults {
-        access_denied: vec![AccessDenied {
+    deny(
+        &h,
+        AccessDenied {
             service: Some("sts".into()),
             ..AccessDenied::default()
-        }],
-        ..Faults::default()
-    });
-    let a = sts(
-        &h,
-        "AKIDX",
-        "us-east-1",
-        "Action=GetCallerIdentity&Version=2011-06-15",
-    )
-    .await;
+        },
+    );
+    let a = caller_identity(&h, "AKIDX", "us-east-1").await;
     assert_eq!(a.status, StatusCode::FORBIDDEN);
     assert!(a.text.contains("<Code>AccessDenied</Code>"));
 }
@@ -692,13 +668,7 @@ async fn sts_assume_role_issues_a_key_of_the_roles_account() {
     );
 
     // Calls signed with the temporary key act as the role's account.
-    let a = sts(
-        &h,
-        "ASIA210987654321SIMR",
-        "eu-west-1",
-        "Action=GetCallerIdentity&Version=2011-06-15",
-    )
-    .await;
+    let a = caller_identity(&h, "ASIA210987654321SIMR", "eu-west-1").await;
     assert!(
         a.text.contains("<Account>210987654321</Account>"),
         "{}",
@@ -720,13 +690,13 @@ async fn sts_assume_role_issues_a_key_of_the_roles_account() {
     );
 
     // The fault a test uses to make an account's role unreachable.
-    h.set_faults(Faults {
-        access_denied: vec![AccessDenied {
+    deny(
+        &h,
+        AccessDenied {
             operation: Some("AssumeRole".into()),
             ..AccessDenied::default()
-        }],
-        ..Faults::default()
-    });
+        },
+    );
     let a = sts(
         &h,
         "AKIDX",

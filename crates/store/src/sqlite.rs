@@ -309,6 +309,18 @@ impl SqliteStore {
     fn reader(&self) -> Reader<'_> {
         self.readers.get()
     }
+
+    /// The finding rows `sql` selects (its columns [`FINDING_COLUMNS`]),
+    /// read on a reader connection that is released before they are
+    /// converted.
+    fn raw_findings(&self, sql: &str, args: Vec<Value>) -> Result<Vec<RawFinding>, StoreError> {
+        let conn = self.reader();
+        let mut stmt = conn.prepare_cached(sql)?;
+        let raws = stmt
+            .query_map(params_from_iter(args), RawFinding::from_row)?
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(raws)
+    }
 }
 
 fn micros(t: DateTime<Utc>) -> i64 {
@@ -1085,13 +1097,7 @@ impl Store for SqliteStore {
     fn findings(&self, query: &FindingQuery) -> Result<FindingPage, StoreError> {
         let limit = page_size(query.limit);
         let (sql, args) = findings_statement(query, limit)?;
-        let conn = self.reader();
-        let mut stmt = conn.prepare_cached(&sql)?;
-        let raws = stmt
-            .query_map(params_from_iter(args), RawFinding::from_row)?
-            .collect::<Result<Vec<_>, _>>()?;
-        drop(stmt);
-        drop(conn);
+        let raws = self.raw_findings(&sql, args)?;
         let more = raws.len() > limit;
         let findings = raws
             .into_iter()
@@ -1134,14 +1140,8 @@ impl Store for SqliteStore {
         codes: &[&str],
     ) -> Result<Vec<Finding>, StoreError> {
         let (sql, args) = open_findings_statement(rule, scope, codes);
-        let conn = self.reader();
-        let mut stmt = conn.prepare_cached(&sql)?;
-        let raws = stmt
-            .query_map(params_from_iter(args), RawFinding::from_row)?
-            .collect::<Result<Vec<_>, _>>()?;
-        drop(stmt);
-        drop(conn);
-        raws.into_iter()
+        self.raw_findings(&sql, args)?
+            .into_iter()
             .map(|raw| raw.into_stored().map(|s| s.finding))
             .collect()
     }

@@ -8,7 +8,7 @@ use blindspot_store::{
     default_db_path_from, FindingEventKind, FindingQuery, FindingStatus, LifecycleChange,
     SqliteStore, Store, StoreError,
 };
-use common::{evaluation, finding, ok, scope, t};
+use common::{all_pages, evaluation, finding, ok, scope, t};
 use std::collections::BTreeSet;
 use std::ffi::OsStr;
 use std::path::PathBuf;
@@ -19,19 +19,6 @@ const SCHEMA: u32 = 2;
 
 fn store() -> SqliteStore {
     SqliteStore::open_in_memory().unwrap()
-}
-
-fn all(store: &SqliteStore, query: FindingQuery) -> Vec<blindspot_store::StoredFinding> {
-    let mut out = Vec::new();
-    let mut query = query;
-    loop {
-        let page = store.findings(&query).unwrap();
-        out.extend(page.findings);
-        match page.next_cursor {
-            Some(c) => query.cursor = Some(c),
-            None => return out,
-        }
-    }
 }
 
 #[test]
@@ -312,7 +299,7 @@ fn pagination_walks_every_match_once_in_stable_order_with_filters() {
     sorted.sort();
     assert_eq!(keys, sorted, "severity desc, then id");
 
-    let open_a = all(
+    let open_a = all_pages(
         &s,
         FindingQuery {
             status: Some(FindingStatus::Open),
@@ -324,7 +311,7 @@ fn pagination_walks_every_match_once_in_stable_order_with_filters() {
         },
     );
     assert_eq!(open_a.len(), 43);
-    let resolved = all(
+    let resolved = all_pages(
         &s,
         FindingQuery {
             status: Some(FindingStatus::Resolved),
@@ -333,7 +320,7 @@ fn pagination_walks_every_match_once_in_stable_order_with_filters() {
         },
     );
     assert_eq!(resolved.len(), 10);
-    let critical = all(
+    let critical = all_pages(
         &s,
         FindingQuery {
             severity: Some(Severity::Critical),

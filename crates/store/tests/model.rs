@@ -14,7 +14,7 @@ mod common;
 use blindspot_core::{EvaluationStatus, Scope};
 use blindspot_store::{FindingQuery, FindingStatus, LifecycleChange, SqliteStore, Store};
 use chrono::{DateTime, Utc};
-use common::{evaluation, finding, scope, t};
+use common::{all_pages, evaluation, finding, scope, t};
 use proptest::prelude::*;
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -171,20 +171,15 @@ fn expected_health(history: &[Op], rule: usize, sc: usize) -> Option<Health> {
     ))
 }
 
+/// Every stored finding, read three to a page.
 fn stored_all(store: &SqliteStore) -> Vec<blindspot_store::StoredFinding> {
-    let mut query = FindingQuery {
-        limit: 3,
-        ..Default::default()
-    };
-    let mut out = Vec::new();
-    loop {
-        let page = store.findings(&query).unwrap();
-        out.extend(page.findings);
-        match page.next_cursor {
-            Some(c) => query.cursor = Some(c),
-            None => return out,
-        }
-    }
+    all_pages(
+        store,
+        FindingQuery {
+            limit: 3,
+            ..Default::default()
+        },
+    )
 }
 
 proptest! {

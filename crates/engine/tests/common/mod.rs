@@ -193,6 +193,7 @@ pub fn secs(n: u64) -> Duration {
 /// A scheduler running on its own task over an in-memory store.
 pub struct Started {
     pub store: Arc<blindspot_store::SqliteStore>,
+    pub control: Arc<dyn blindspot_engine::Control>,
     pub stop: tokio::sync::oneshot::Sender<()>,
     pub handle: tokio::task::JoinHandle<blindspot_engine::SchedulerReport>,
 }
@@ -205,14 +206,26 @@ impl Started {
         options: blindspot_engine::SchedulerOptions,
     ) -> Started {
         let store = Arc::new(blindspot_store::SqliteStore::open_in_memory().unwrap());
+        Started::start_with_store(rules, targets, options, store)
+    }
+
+    /// Starts `rules` over `targets`, recording into `store`.
+    pub fn start_with_store(
+        rules: Vec<blindspot_engine::ScheduledRule<()>>,
+        targets: Vec<Target<()>>,
+        options: blindspot_engine::SchedulerOptions,
+        store: Arc<blindspot_store::SqliteStore>,
+    ) -> Started {
         let scheduler =
             blindspot_engine::Scheduler::new(rules, targets, store.clone(), options).unwrap();
+        let control = scheduler.control();
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let handle = tokio::spawn(scheduler.run(async move {
             let _ = stopped.await;
         }));
         Started {
             store,
+            control,
             stop,
             handle,
         }

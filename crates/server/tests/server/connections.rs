@@ -45,13 +45,18 @@ impl Server {
     }
 }
 
-/// Reads until the server closes the connection or `limit` passes; returns
-/// what was read, or `None` if the connection was still open at `limit`.
-async fn read_until_closed(stream: &mut TcpStream, limit: Duration) -> Option<String> {
+/// Reads until `complete` holds for what was read, the server closes the
+/// connection or `limit` passes; returns what was read, or `None` if the
+/// connection was still open at `limit` with the answer incomplete.
+async fn read_until(
+    stream: &mut TcpStream,
+    limit: Duration,
+    complete: impl Fn(&[u8]) -> bool,
+) -> Option<String> {
     let mut answer = Vec::new();
     let read = tokio::time::timeout(limit, async {
         let mut buf = [0u8; 4096];
-        loop {
+        while !complete(&answer) {
             match stream.read(&mut buf).await {
                 Ok(0) | Err(_) => break,
                 Ok(n) => answer.extend_from_slice(&buf[..n]),
@@ -61,27 +66,34 @@ async fn read_until_closed(stream: &mut TcpStream, limit: Duration) -> Option<St
     .await;
     read.ok()
         .map(|()| String::from_utf8_lossy(&answer).into_owned())
+}
+
+/// Reads until the server closes the connection or `limit` passes; returns
+/// what was read, or `None` if the connection was still open at `limit`.
+async fn read_until_closed(stream: &mut TcpStream, limit: Duration) -> Option<String> {
+    read_until(stream, limit, |_| false).await
 }
 
 /// Reads one `/healthz` answer (its body is the last thing sent).
 async fn read_healthz(stream: &mut TcpStream, limit: Duration) -> Option<String> {
-    let mut answer = Vec::new();
-    let read = tokio::time::timeout(limit, async {
-        let mut buf = [0u8; 4096];
-        while !answer.ends_with(b"{\"status\":\"ok\"}") {
-            match stream.read(&mut buf).await {
-                Ok(0) | Err(_) => break,
-                Ok(n) => answer.extend_from_slice(&buf[..n]),
-            }
-        }
+    read_until(stream, limit, |answer| {
+        answer.ends_with(b"{\"status\":\"ok\"}")
     })
-    .await;
-    read.ok()
-        .map(|()| String::from_utf8_lossy(&answer).into_owned())
+    .await
 }
 
 fn short_timeout(header_read_timeout: Duration) -> ServerConfig {
     ServerConfig {
+        header_read_timeout,
+        ..ServerConfig::default()
+    }
+}
+
+/// At most `max_connections` at once, each idle for at most
+/// `header_read_timeout` before its request headers.
+fn capped(max_connections: usize, header_read_timeout: Duration) -> ServerConfig {
+    ServerConfig {
+        max_connections,
         header_read_timeout,
         ..ServerConfig::default()
     }
@@ -153,12 +165,7 @@ async fn idle_connections_are_closed_after_the_header_read_timeout() {
 #[tokio::test]
 async fn at_the_connection_cap_a_new_connection_waits_for_a_free_slot() {
     let fx = fixture();
-    let config = ServerConfig {
-        max_connections: 2,
-        header_read_timeout: Duration::from_secs(30),
-        ..ServerConfig::default()
-    };
-    let server = start(&fx, config).await;
+    let server = start(&fx, capped(2, Duration::from_secs(30))).await;
 
     // Two idle connections take both slots.
     let first = TcpStream::connect(server.addr).await.unwrap();
@@ -184,12 +191,7 @@ async fn at_the_connection_cap_a_new_connection_waits_for_a_free_slot() {
 #[tokio::test]
 async fn an_idle_connection_holds_its_slot_no_longer_than_the_header_read_timeout() {
     let fx = fixture();
-    let config = ServerConfig {
-        max_connections: 1,
-        header_read_timeout: Duration::from_millis(300),
-        ..ServerConfig::default()
-    };
-    let server = start(&fx, config).await;
+    let server = start(&fx, capped(1, Duration::from_millis(300))).await;
 
     let mut idle = TcpStream::connect(server.addr).await.unwrap();
     let mut waiting = TcpStream::connect(server.addr).await.unwrap();

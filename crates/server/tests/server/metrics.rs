@@ -195,6 +195,28 @@ fn value(samples: &Samples, name: &str, labels: &[(&str, &str)]) -> Option<f64> 
     })
 }
 
+/// `blindspot_evaluations_total` of `rule` with `status`.
+fn evaluations_total(samples: &Samples, rule: &str, status: &str) -> Option<f64> {
+    value(
+        samples,
+        "blindspot_evaluations_total",
+        &[("rule", rule), ("status", status)],
+    )
+}
+
+/// `blindspot_aws_requests_total` of one AWS operation with `outcome`.
+fn aws_requests(samples: &Samples, service: &str, operation: &str, outcome: &str) -> Option<f64> {
+    value(
+        samples,
+        "blindspot_aws_requests_total",
+        &[
+            ("service", service),
+            ("operation", operation),
+            ("outcome", outcome),
+        ],
+    )
+}
+
 /// `/metrics` as Prometheus asks for it.
 async fn openmetrics(app: axum::Router) -> Reply {
     request(
@@ -338,44 +360,17 @@ async fn metrics_parse_and_carry_the_store_data() {
         Some(1.0)
     );
     assert_eq!(
-        value(
-            &s,
-            "blindspot_evaluations_total",
-            &[("rule", "inspector-exclusions"), ("status", "error")]
-        ),
+        evaluations_total(&s, "inspector-exclusions", "error"),
         Some(1.0)
     );
     assert_eq!(
-        value(
-            &s,
-            "blindspot_evaluations_total",
-            &[("rule", "inspector2-coverage"), ("status", "ok")]
-        ),
+        evaluations_total(&s, "inspector2-coverage", "ok"),
         Some(0.0),
         "known rules start at zero"
     );
+    assert_eq!(aws_requests(&s, "ssm", "ListAssociations", "ok"), Some(2.0));
     assert_eq!(
-        value(
-            &s,
-            "blindspot_aws_requests_total",
-            &[
-                ("service", "ssm"),
-                ("operation", "ListAssociations"),
-                ("outcome", "ok")
-            ]
-        ),
-        Some(2.0)
-    );
-    assert_eq!(
-        value(
-            &s,
-            "blindspot_aws_requests_total",
-            &[
-                ("service", "inspector2"),
-                ("operation", "ListCoverage"),
-                ("outcome", "throttled")
-            ]
-        ),
+        aws_requests(&s, "inspector2", "ListCoverage", "throttled"),
         Some(1.0)
     );
     let association = ("association", "InspectorLinuxDistributor-do-not-delete");
@@ -571,43 +566,20 @@ async fn metrics_are_served_when_the_store_cannot_be_read() {
     assert_eq!(value(&s, "blindspot_store_up", &[]), Some(0.0));
     assert_eq!(value(&s, "blindspot_build_info", BUILD_INFO), Some(1.0));
     assert_eq!(
-        value(
-            &s,
-            "blindspot_evaluations_total",
-            &[("rule", "inspector-exclusions"), ("status", "ok")]
-        ),
+        evaluations_total(&s, "inspector-exclusions", "ok"),
         Some(1.0)
     );
     assert_eq!(
-        value(
-            &s,
-            "blindspot_evaluations_total",
-            &[("rule", "inspector2-coverage"), ("status", "write_failed")]
-        ),
+        evaluations_total(&s, "inspector2-coverage", "write_failed"),
         Some(1.0),
         "a failed write is counted as such"
     );
     assert_eq!(
-        value(
-            &s,
-            "blindspot_evaluations_total",
-            &[("rule", "inspector2-coverage"), ("status", "ok")]
-        ),
+        evaluations_total(&s, "inspector2-coverage", "ok"),
         Some(0.0),
         "and not as a successful evaluation"
     );
-    assert_eq!(
-        value(
-            &s,
-            "blindspot_aws_requests_total",
-            &[
-                ("service", "ssm"),
-                ("operation", "ListAssociations"),
-                ("outcome", "ok")
-            ]
-        ),
-        Some(2.0)
-    );
+    assert_eq!(aws_requests(&s, "ssm", "ListAssociations", "ok"), Some(2.0));
     let errors = |op| value(&s, "blindspot_store_errors_total", &[("operation", op)]);
     assert_eq!(errors("read"), Some(1.0));
     assert_eq!(errors("record_evaluation"), Some(1.0));

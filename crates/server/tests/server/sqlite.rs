@@ -8,6 +8,19 @@ use blindspot_store::{SqliteStore, Store};
 use chrono::Duration;
 use std::sync::Arc;
 
+/// The `/metrics` page in the OpenMetrics format.
+async fn openmetrics(app: axum::Router) -> String {
+    request(
+        app,
+        Method::GET,
+        "/metrics",
+        &[("accept", "application/openmetrics-text")],
+        Vec::new(),
+    )
+    .await
+    .text()
+}
+
 fn evaluation(
     scope: &Scope,
     findings: Vec<Finding>,
@@ -110,15 +123,7 @@ async fn api_and_metrics_over_the_sqlite_store() {
     assert_eq!(evaluations["evaluations"].as_array().unwrap().len(), 1);
     assert_eq!(evaluations["evaluations"][0]["resolved"], 1);
 
-    let text = request(
-        fx.app(),
-        Method::GET,
-        "/metrics",
-        &[("accept", "application/openmetrics-text")],
-        Vec::new(),
-    )
-    .await
-    .text();
+    let text = openmetrics(fx.app()).await;
     let high = format!(
         "blindspot_findings{{rule=\"inspector-exclusions\",severity=\"high\",account=\"{ACCOUNT}\",region=\"eu-west-1\"}} 2"
     );
@@ -219,15 +224,7 @@ async fn withdrawn_findings_are_served_but_not_counted_as_open() {
     let open = get(fx.app(), "/api/v1/findings?status=open").await.json();
     assert_eq!(open["findings"].as_array().unwrap().len(), 1);
 
-    let text = request(
-        fx.app(),
-        Method::GET,
-        "/metrics",
-        &[("accept", "application/openmetrics-text")],
-        Vec::new(),
-    )
-    .await
-    .text();
+    let text = openmetrics(fx.app()).await;
     let high = |region: &str| {
         format!(
             "blindspot_findings{{rule=\"inspector-exclusions\",severity=\"high\",account=\"{ACCOUNT}\",region=\"{region}\"}} "

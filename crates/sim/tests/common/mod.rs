@@ -135,3 +135,22 @@ pub async fn sts(h: &SimHandle, akid: &str, region: &str, form: &str) -> Answer 
         .unwrap();
     finish(resp).await
 }
+
+/// STS `GetCallerIdentity` signed with `akid`.
+pub async fn caller_identity(h: &SimHandle, akid: &str, region: &str) -> Answer {
+    sts(
+        h,
+        akid,
+        region,
+        "Action=GetCallerIdentity&Version=2011-06-15",
+    )
+    .await
+}
+
+/// Replaces the simulator's faults with one access-denied rule.
+pub fn deny(h: &SimHandle, rule: blindspot_sim::AccessDenied) {
+    h.set_faults(blindspot_sim::Faults {
+        access_denied: vec![rule],
+        ..blindspot_sim::Faults::default()
+    });
+}

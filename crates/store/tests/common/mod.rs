@@ -2,6 +2,7 @@
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
 use blindspot_core::{Evaluation, EvaluationStatus, Finding, Scope, Severity};
+use blindspot_store::{FindingQuery, SqliteStore, Store, StoredFinding};
 use chrono::{DateTime, TimeZone, Utc};
 
 /// A fixed point in time plus `secs`.
@@ -52,4 +53,17 @@ pub fn evaluation(
 pub fn ok(rule: &str, scope: &Scope, at: DateTime<Utc>, ns: &[u32]) -> Evaluation {
     let findings = ns.iter().map(|n| finding(rule, scope, *n)).collect();
     evaluation(rule, scope, EvaluationStatus::Ok, at, findings)
+}
+
+/// Every finding `query` matches, following its cursor page by page.
+pub fn all_pages(store: &SqliteStore, mut query: FindingQuery) -> Vec<StoredFinding> {
+    let mut out = Vec::new();
+    loop {
+        let page = store.findings(&query).unwrap();
+        out.extend(page.findings);
+        match page.next_cursor {
+            Some(c) => query.cursor = Some(c),
+            None => return out,
+        }
+    }
 }
