@@ -14,12 +14,14 @@ use blindspot_aws::{AwsClients, AwsError, StsApi};
 use blindspot_core::CallCounter;
 
 use crate::classic::SdkInspectorClassic;
+use crate::ecr::SdkEcr;
 use crate::error::{Calls, RetryCounter};
 use crate::inspector2::SdkInspector2;
+use crate::lambda::SdkLambda;
 use crate::settings::{AccountSpec, AwsSettings, AwsSetupError};
 use crate::ssm::SdkSsm;
 use crate::sts::SdkSts;
-use crate::{classic, inspector2, ssm, sts};
+use crate::{classic, ecr, inspector2, lambda, ssm, sts};
 
 /// The region of STS calls when the caller names none. Account identity is
 /// global, but STS must be called in *some* region of the account's partition.
@@ -271,10 +273,42 @@ impl AwsFactory {
             ),
             self.calls(inspector2::SERVICE, config, "INSPECTOR2"),
         );
+        let lambda = SdkLambda::new(
+            service_client!(
+                aws_sdk_lambda,
+                config,
+                region,
+                endpoint,
+                self.retries(lambda::SERVICE),
+                crate::settings::retry_partition(
+                    lambda::SERVICE,
+                    &account.account_id,
+                    region.as_ref()
+                )
+            ),
+            self.calls(lambda::SERVICE, config, "LAMBDA"),
+        );
+        let ecr = SdkEcr::new(
+            service_client!(
+                aws_sdk_ecr,
+                config,
+                region,
+                endpoint,
+                self.retries(ecr::SERVICE),
+                crate::settings::retry_partition(
+                    ecr::SERVICE,
+                    &account.account_id,
+                    region.as_ref()
+                )
+            ),
+            self.calls(ecr::SERVICE, config, "ECR"),
+        );
         AwsClients {
             classic: Arc::new(classic),
             ssm: Arc::new(ssm),
             inspector2: Arc::new(inspector2),
+            lambda: Arc::new(lambda),
+            ecr: Arc::new(ecr),
         }
     }
 

@@ -8,8 +8,9 @@ use aws_sdk_inspector2::types::{
 };
 use aws_sdk_inspector2::Client;
 use blindspot_aws::inspector2::{
-    AccountStatus, AccountStatusBatch, CoverageFilter, CoveredResource, EnablementState,
-    FailedAccount, Inspector2Configuration, StringFilter, LIST_COVERAGE_MAX,
+    AccountStatus, AccountStatusBatch, CoverageFilter, CoveredResource,
+    Ec2DeepInspectionConfiguration, EnablementState, FailedAccount, Inspector2Configuration,
+    StringFilter, LIST_COVERAGE_MAX,
 };
 use blindspot_aws::{AwsError, Inspector2Api, Page};
 
@@ -205,6 +206,28 @@ impl Inspector2Api for SdkInspector2 {
                     ec2_scan_mode_status: mode
                         .and_then(|m| m.scan_mode_status())
                         .map(|s| s.as_str().to_owned()),
+                })
+            })
+            .await
+    }
+
+    async fn get_ec2_deep_inspection_configuration(
+        &self,
+    ) -> Result<Ec2DeepInspectionConfiguration, AwsError> {
+        const OP: &str = "GetEc2DeepInspectionConfiguration";
+        self.calls
+            .run(OP, async {
+                let out = self
+                    .client
+                    .get_ec2_deep_inspection_configuration()
+                    .send()
+                    .await
+                    .map_err(|e| self.calls.error(OP, &e))?;
+                Ok(Ec2DeepInspectionConfiguration {
+                    status: out.status().and_then(|s| non_empty(s.as_str())),
+                    package_paths: out.package_paths().to_vec(),
+                    org_package_paths: out.org_package_paths().to_vec(),
+                    error_message: out.error_message().and_then(non_empty),
                 })
             })
             .await

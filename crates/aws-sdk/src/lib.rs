@@ -1,6 +1,7 @@
 //! blindspot-aws-sdk owns the boundary to the real AWS SDK: it implements the
 //! ports of `blindspot-aws` ([`InspectorClassicApi`](blindspot_aws::InspectorClassicApi),
 //! [`SsmApi`](blindspot_aws::SsmApi), [`Inspector2Api`](blindspot_aws::Inspector2Api),
+//! [`LambdaApi`](blindspot_aws::LambdaApi), [`EcrApi`](blindspot_aws::EcrApi),
 //! [`StsApi`](blindspot_aws::StsApi)) with `aws-sdk-*` clients and builds those
 //! clients per (account, region).
 //!
@@ -52,9 +53,11 @@
 
 pub mod classic;
 mod convert;
+pub mod ecr;
 pub mod error;
 pub mod factory;
 pub mod inspector2;
+pub mod lambda;
 pub mod settings;
 pub mod ssm;
 pub mod sts;

@@ -727,7 +727,8 @@ async fn factory_reads_the_environment_and_explicit_endpoint_wins() {
         .await
         .unwrap_err();
     assert_eq!(missing.service, "sts");
-    assert_eq!(missing.kind, AwsErrorKind::AccessDenied, "{missing}");
+    // A named source that is not defined is a credentials problem (161a521).
+    assert_eq!(missing.kind, AwsErrorKind::NoCredentials, "{missing}");
     assert!(missing.message.contains("no-such-profile"), "{missing}");
     std::fs::remove_dir_all(&dir).unwrap();
 
@@ -1102,4 +1103,117 @@ async fn a_sweep_under_a_rate_limit_completes() {
         w.count("inspector2", "ListCoverage", "retried_attempt"),
         throttled
     );
+}
+
+fn presence_scenario() -> String {
+    let mut s = header();
+    s.push_str(
+        "[[region]]\nregion = \"us-east-1\"\naccount = \"111111111111\"\n\
+         lambda_functions = 120\necr_repositories = [\"web\", \"worker\", \"batch\"]\n\
+         [region.inspector2]\ndeep_inspection = \"DEACTIVATED\"\n\
+         package_paths = [\"/opt/app/lib\"]\norg_package_paths = [\"/srv/java\"]\n\
+         [[region]]\nregion = \"eu-west-1\"\naccount = \"111111111111\"\n[region.inspector2]\n",
+    );
+    s
+}
+
+#[tokio::test]
+async fn lambda_and_ecr_list_and_page_over_their_own_protocols() {
+    let w = World::new(&presence_scenario()).await;
+    let clients = w.clients("us-east-1");
+    // MaxItems=1: one function and a marker for more.
+    let first = clients.lambda.list_functions(1, None).await.unwrap();
+    assert_eq!(first.items, ["function-1"]);
+    assert!(first.next_token.is_some());
+    // Lambda answers at most 50 a page, whatever MaxItems asks.
+    let (all, pages) = all_pages(|m| clients.lambda.list_functions(1000, m)).await;
+    assert_eq!((all.len(), pages), (120, 3));
+    let (repos, pages) = all_pages(|t| clients.ecr.describe_repositories(1, t)).await;
+    assert_eq!(
+        (repos, pages),
+        (vec!["web".to_owned(), "worker".into(), "batch".into()], 3)
+    );
+    // None in another region: an empty page and no token.
+    let empty = w.clients("eu-west-1");
+    let none = empty.lambda.list_functions(1, None).await.unwrap();
+    assert_eq!((none.items.len(), none.next_token), (0, None));
+    let none = empty.ecr.describe_repositories(1, None).await.unwrap();
+    assert_eq!((none.items.len(), none.next_token), (0, None));
+    // Out of the model's range is refused by the service.
+    let refused = clients
+        .ecr
+        .describe_repositories(1001, None)
+        .await
+        .unwrap_err();
+    assert_eq!(refused.kind, AwsErrorKind::InvalidRequest, "{refused}");
+    assert_eq!(w.count("lambda", "ListFunctions", "ok"), 5);
+}
+
+#[tokio::test]
+async fn deep_inspection_configuration_comes_through() {
+    let w = World::new(&presence_scenario()).await;
+    let deep = w
+        .clients("us-east-1")
+        .inspector2
+        .get_ec2_deep_inspection_configuration()
+        .await
+        .unwrap();
+    assert_eq!(deep.status.as_deref(), Some("DEACTIVATED"));
+    assert_eq!(deep.package_paths, ["/opt/app/lib"]);
+    assert_eq!(deep.org_package_paths, ["/srv/java"]);
+    assert_eq!(deep.error_message, None);
+    let default = w
+        .clients("eu-west-1")
+        .inspector2
+        .get_ec2_deep_inspection_configuration()
+        .await
+        .unwrap();
+    assert_eq!(default.status.as_deref(), Some("ACTIVATED"));
+}
+
+#[tokio::test]
+async fn new_operations_can_be_denied_and_throttled_like_the_others() {
+    let w = World::new(&presence_scenario()).await;
+    let mut faults = Faults {
+        access_denied: [
+            "ListFunctions",
+            "DescribeRepositories",
+            "GetEc2DeepInspectionConfiguration",
+        ]
+        .iter()
+        .map(|op| AccessDenied {
+            operation: Some((*op).into()),
+            ..AccessDenied::default()
+        })
+        .collect(),
+        ..Faults::default()
+    };
+    w.sim.set_faults(faults.clone());
+    let clients = w.clients("us-east-1");
+    let e = clients.lambda.list_functions(1, None).await.unwrap_err();
+    assert_eq!(e.kind, AwsErrorKind::AccessDenied, "{e}");
+    let e = clients
+        .ecr
+        .describe_repositories(1, None)
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind, AwsErrorKind::AccessDenied, "{e}");
+    let e = clients
+        .inspector2
+        .get_ec2_deep_inspection_configuration()
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind, AwsErrorKind::AccessDenied, "{e}");
+    assert_eq!(w.count("lambda", "ListFunctions", "access_denied"), 1);
+
+    faults.access_denied.clear();
+    faults.throttle_first_n.insert("ListFunctions".into(), 1);
+    faults
+        .throttle_first_n
+        .insert("DescribeRepositories".into(), 1);
+    w.sim.set_faults(faults);
+    clients.lambda.list_functions(1, None).await.unwrap();
+    clients.ecr.describe_repositories(1, None).await.unwrap();
+    assert_eq!(w.count("lambda", "ListFunctions", "retried_attempt"), 1);
+    assert_eq!(w.count("ecr", "DescribeRepositories", "retried_attempt"), 1);
 }

@@ -74,6 +74,8 @@ impl AwsErrorKind {
             | "InvalidInputException"
             | "InvalidNextToken"
             | "InvalidParameterValue"
+            | "InvalidParameterValueException"
+            | "InvalidParameterException"
             | "SerializationException" => AwsErrorKind::InvalidRequest,
             _ => AwsErrorKind::Service,
         }

@@ -117,6 +117,20 @@ pub struct Inspector2Configuration {
     pub ec2_scan_mode_status: Option<String>,
 }
 
+/// GetEc2DeepInspectionConfiguration, for the caller's own account.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Ec2DeepInspectionConfiguration {
+    /// `status` (`Ec2DeepInspectionStatus`): `ACTIVATED`, `DEACTIVATED`,
+    /// `PENDING` or `FAILED`; absent when AWS sends none.
+    pub status: Option<String>,
+    /// `packagePaths`: the account's custom paths (at most 5).
+    pub package_paths: Vec<String>,
+    /// `orgPackagePaths`: the organisation's custom paths (at most 5).
+    pub org_package_paths: Vec<String>,
+    /// `errorMessage`: why the configuration could not be read or applied.
+    pub error_message: Option<String>,
+}
+
 /// The Inspector v2 calls blindspot makes.
 #[async_trait]
 pub trait Inspector2Api: Send + Sync {
@@ -135,4 +149,9 @@ pub trait Inspector2Api: Send + Sync {
 
     /// GetConfiguration.
     async fn get_configuration(&self) -> Result<Inspector2Configuration, AwsError>;
+
+    /// GetEc2DeepInspectionConfiguration (the caller's own account).
+    async fn get_ec2_deep_inspection_configuration(
+        &self,
+    ) -> Result<Ec2DeepInspectionConfiguration, AwsError>;
 }

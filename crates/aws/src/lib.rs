@@ -19,14 +19,19 @@
 //! - [`error`]: [`AwsError`] and its classification.
 //! - [`classic`]: Inspector Classic (assessment runs and exclusions).
 //! - [`ssm`]: Systems Manager State Manager associations and managed instances.
-//! - [`inspector2`]: Inspector v2 account status, coverage and configuration.
+//! - [`inspector2`]: Inspector v2 account status, coverage and configuration
+//!   (EC2 deep inspection included).
+//! - [`lambda`], [`ecr`]: whether a region has Lambda functions or ECR
+//!   repositories, which weighs a disabled scan type.
 //! - [`paginate`]: the one page walker every listing goes through, with a
 //!   page cap and a repeated-token guard.
 //! - `testing` (feature `testing`): one scripted in-memory fake per port.
 
 pub mod classic;
+pub mod ecr;
 pub mod error;
 pub mod inspector2;
+pub mod lambda;
 pub mod paginate;
 pub mod ssm;
 #[cfg(any(test, feature = "testing"))]
@@ -37,8 +42,10 @@ use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 
 pub use classic::InspectorClassicApi;
+pub use ecr::EcrApi;
 pub use error::{AwsError, AwsErrorKind};
 pub use inspector2::Inspector2Api;
+pub use lambda::LambdaApi;
 pub use ssm::SsmApi;
 
 /// One page of a paginated list call.
@@ -76,4 +83,8 @@ pub struct AwsClients {
     pub ssm: Arc<dyn SsmApi>,
     /// Inspector v2.
     pub inspector2: Arc<dyn Inspector2Api>,
+    /// Lambda (presence of functions only).
+    pub lambda: Arc<dyn LambdaApi>,
+    /// ECR (presence of repositories only).
+    pub ecr: Arc<dyn EcrApi>,
 }

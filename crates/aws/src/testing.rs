@@ -20,14 +20,20 @@ use crate::classic::{
     AssessmentRun, Exclusion, ExclusionBatch, FailedItem, RunQuery, DESCRIBE_EXCLUSIONS_MAX,
     DESCRIBE_RUNS_MAX,
 };
+use crate::ecr::DESCRIBE_REPOSITORIES_MAX;
 use crate::inspector2::{
-    AccountStatus, AccountStatusBatch, CoverageFilter, CoveredResource, FailedAccount,
-    Inspector2Configuration, StringFilter, LIST_COVERAGE_MAX,
+    AccountStatus, AccountStatusBatch, CoverageFilter, CoveredResource,
+    Ec2DeepInspectionConfiguration, FailedAccount, Inspector2Configuration, StringFilter,
+    LIST_COVERAGE_MAX,
 };
+use crate::lambda::LIST_FUNCTIONS_MAX;
 use crate::ssm::{
     Association, AssociationExecution, AssociationFilter, ManagedInstance, LIST_ASSOCIATIONS_MAX,
 };
-use crate::{AwsClients, AwsError, AwsErrorKind, Inspector2Api, InspectorClassicApi, Page, SsmApi};
+use crate::{
+    AwsClients, AwsError, AwsErrorKind, EcrApi, Inspector2Api, InspectorClassicApi, LambdaApi,
+    Page, SsmApi,
+};
 
 /// A recorded call: the operation and its main argument (a token, an ID...).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -386,6 +392,8 @@ pub struct FakeInspector2 {
     pub coverage: Vec<CoveredResource>,
     /// What GetConfiguration returns.
     pub configuration: Inspector2Configuration,
+    /// What GetEc2DeepInspectionConfiguration returns.
+    pub deep_inspection: Ec2DeepInspectionConfiguration,
     /// Items per ListCoverage page; 0 means the API's maximum.
     pub page_size: usize,
     /// Scripted failures and the call log.
@@ -459,6 +467,77 @@ impl Inspector2Api for FakeInspector2 {
         self.script.enter(OP, "")?;
         Ok(self.configuration.clone())
     }
+
+    async fn get_ec2_deep_inspection_configuration(
+        &self,
+    ) -> Result<Ec2DeepInspectionConfiguration, AwsError> {
+        const OP: &str = "GetEc2DeepInspectionConfiguration";
+        self.script.enter(OP, "")?;
+        Ok(self.deep_inspection.clone())
+    }
+}
+
+/// A fake Lambda region: the functions' names.
+#[derive(Debug, Default)]
+pub struct FakeLambda {
+    /// The functions ListFunctions lists.
+    pub functions: Vec<String>,
+    /// Scripted failures and the call log.
+    pub script: Script,
+}
+
+#[async_trait]
+impl LambdaApi for FakeLambda {
+    async fn list_functions(
+        &self,
+        max_items: i32,
+        marker: Option<String>,
+    ) -> Result<Page<String>, AwsError> {
+        const OP: &str = "ListFunctions";
+        self.script.enter(OP, marker.clone().unwrap_or_default())?;
+        if !(1..=10_000).contains(&max_items) {
+            return Err(too_many("lambda", OP, max_items.max(0) as usize, 10_000));
+        }
+        let size = (max_items as usize).min(LIST_FUNCTIONS_MAX as usize);
+        page("lambda", OP, &self.functions, marker, size)
+    }
+}
+
+/// A fake ECR region: the repositories' names.
+#[derive(Debug, Default)]
+pub struct FakeEcr {
+    /// The repositories DescribeRepositories lists.
+    pub repositories: Vec<String>,
+    /// Scripted failures and the call log.
+    pub script: Script,
+}
+
+#[async_trait]
+impl EcrApi for FakeEcr {
+    async fn describe_repositories(
+        &self,
+        max_results: i32,
+        next_token: Option<String>,
+    ) -> Result<Page<String>, AwsError> {
+        const OP: &str = "DescribeRepositories";
+        self.script
+            .enter(OP, next_token.clone().unwrap_or_default())?;
+        if !(1..=DESCRIBE_REPOSITORIES_MAX).contains(&max_results) {
+            return Err(too_many(
+                "ecr",
+                OP,
+                max_results.max(0) as usize,
+                DESCRIBE_REPOSITORIES_MAX as usize,
+            ));
+        }
+        page(
+            "ecr",
+            OP,
+            &self.repositories,
+            next_token,
+            max_results as usize,
+        )
+    }
 }
 
 /// One fake of each port, shared with the clients handed to a rule so a test
@@ -471,6 +550,10 @@ pub struct Fakes {
     pub ssm: Arc<FakeSsm>,
     /// Inspector v2.
     pub inspector2: Arc<FakeInspector2>,
+    /// Lambda.
+    pub lambda: Arc<FakeLambda>,
+    /// ECR.
+    pub ecr: Arc<FakeEcr>,
 }
 
 impl Fakes {
@@ -480,6 +563,8 @@ impl Fakes {
             classic: self.classic.clone(),
             ssm: self.ssm.clone(),
             inspector2: self.inspector2.clone(),
+            lambda: self.lambda.clone(),
+            ecr: self.ecr.clone(),
         }
     }
 }

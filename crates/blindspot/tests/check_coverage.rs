@@ -7,10 +7,9 @@
 mod common;
 
 use blindspot_sim::{AccessDenied, Faults, Scenario};
-use common::{command, run};
+use common::{command, run, scenario_file};
 use serde_json::Value;
 use std::collections::BTreeSet;
-use std::path::Path;
 
 /// Reasons the rule counts but does not report (deliberate states).
 const BENIGN: [&str; 4] = [
@@ -29,12 +28,15 @@ const TRANSIENT: [&str; 3] = [
     "PENDING_REVIVAL_SCAN",
 ];
 
-fn scenario(name: &str) -> Scenario {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../tests/scenarios")
-        .join(name);
-    Scenario::from_path(&path).unwrap()
-}
+/// Both Inspector2 rules, so coverage findings can name their root cause.
+const BOTH_RULES_IN_US_EAST_1: [&str; 6] = [
+    "--rule",
+    "inspector2-associations",
+    "--rule",
+    "inspector2-coverage",
+    "--regions",
+    "us-east-1",
+];
 
 async fn check(scenario: Scenario, args: &[&str]) -> (i32, Value, String) {
     let sim = blindspot_sim::SimServer::start(scenario).await.unwrap();
@@ -56,7 +58,7 @@ fn of_rule<'a>(json: &'a Value, rule: &str) -> Vec<&'a Value> {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn reports_exactly_the_uncovered_resources() {
-    let data = scenario("coverage-all-reasons.toml");
+    let data = scenario_file("coverage-all-reasons.toml");
     let region = data
         .regions
         .iter()
@@ -83,18 +85,7 @@ async fn reports_exactly_the_uncovered_resources() {
         );
     }
 
-    let (code, json, stderr) = check(
-        data,
-        &[
-            "--rule",
-            "inspector2-associations",
-            "--rule",
-            "inspector2-coverage",
-            "--regions",
-            "us-east-1",
-        ],
-    )
-    .await;
+    let (code, json, stderr) = check(data, &BOTH_RULES_IN_US_EAST_1).await;
     assert_eq!(code, 1, "{stderr}");
     let coverage = of_rule(&json, "inspector2-coverage");
     let reported: BTreeSet<(String, String)> = coverage
@@ -142,15 +133,8 @@ async fn reports_exactly_the_uncovered_resources() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_broken_inventory_association_is_named_as_the_root_cause() {
     let (_, json, stderr) = check(
-        scenario("coverage-all-reasons.toml"),
-        &[
-            "--rule",
-            "inspector2-associations",
-            "--rule",
-            "inspector2-coverage",
-            "--regions",
-            "us-east-1",
-        ],
+        scenario_file("coverage-all-reasons.toml"),
+        &BOTH_RULES_IN_US_EAST_1,
     )
     .await;
     let associations = of_rule(&json, "inspector2-associations");
@@ -177,7 +161,7 @@ async fn a_broken_inventory_association_is_named_as_the_root_cause() {
 
     // Without the association rule's findings, there is no link to make.
     let (_, json, _) = check(
-        scenario("coverage-all-reasons.toml"),
+        scenario_file("coverage-all-reasons.toml"),
         &["--rule", "inspector2-coverage", "--regions", "us-east-1"],
     )
     .await;
@@ -188,7 +172,7 @@ async fn a_broken_inventory_association_is_named_as_the_root_cause() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_denied_call_is_an_error_never_a_pass() {
-    let mut data = scenario("coverage-all-reasons.toml");
+    let mut data = scenario_file("coverage-all-reasons.toml");
     data.faults = Faults {
         access_denied: vec![AccessDenied {
             service: Some("inspector2".into()),
@@ -218,7 +202,7 @@ async fn a_denied_call_is_an_error_never_a_pass() {
 #[tokio::test(flavor = "multi_thread")]
 async fn disabled_regions_and_scan_types_are_reported() {
     let (code, json, stderr) = check(
-        scenario("coverage-disabled.toml"),
+        scenario_file("coverage-disabled.toml"),
         &[
             "--rule",
             "inspector2-coverage",
@@ -251,7 +235,7 @@ async fn disabled_regions_and_scan_types_are_reported() {
 #[tokio::test(flavor = "multi_thread")]
 async fn hybrid_mode_lowers_what_agentless_scanning_covers() {
     let (_, json, stderr) = check(
-        scenario("coverage-hybrid.toml"),
+        scenario_file("coverage-hybrid.toml"),
         &[
             "--rule",
             "inspector2-coverage",

@@ -56,7 +56,7 @@ fn readme_actions() -> BTreeSet<String> {
 fn is_action(text: &str) -> bool {
     match text.split_once(':') {
         Some((service, action)) => {
-            ["inspector", "inspector2", "ssm", "sts"].contains(&service)
+            ["inspector", "inspector2", "ssm", "sts", "lambda", "ecr"].contains(&service)
                 && !action.is_empty()
                 && action
                     .chars()
@@ -68,7 +68,7 @@ fn is_action(text: &str) -> bool {
 
 /// `service:Operation` for every `const OP: &str = "..."` in the adapter,
 /// the service being its file's `SERVICE` (the IAM prefix: `inspector` for
-/// Inspector Classic, `inspector2`, `ssm`, `sts`).
+/// Inspector Classic, `inspector2`, `ssm`, `sts`, `lambda`, `ecr`).
 fn adapter_operations() -> BTreeSet<String> {
     let quoted = |line: &str| line.split('"').nth(1).map(str::to_owned);
     let mut operations = BTreeSet::new();

@@ -26,8 +26,8 @@
 
 use async_trait::async_trait;
 use blindspot_aws::inspector2::{
-    AccountStatus, AccountStatusBatch, CoverageFilter, CoveredResource, EnablementState,
-    Inspector2Configuration, LIST_COVERAGE_MAX,
+    AccountStatus, AccountStatusBatch, CoverageFilter, CoveredResource,
+    Ec2DeepInspectionConfiguration, EnablementState, Inspector2Configuration, LIST_COVERAGE_MAX,
 };
 use blindspot_aws::testing::Fakes;
 use blindspot_aws::{AwsClients, AwsError, Inspector2Api, Page};
@@ -154,6 +154,15 @@ impl Inspector2Api for Generated {
         Ok(Inspector2Configuration {
             ec2_scan_mode: Some("EC2_SSM_AGENT_BASED".into()),
             ec2_scan_mode_status: Some("SUCCESS".into()),
+        })
+    }
+
+    async fn get_ec2_deep_inspection_configuration(
+        &self,
+    ) -> Result<Ec2DeepInspectionConfiguration, AwsError> {
+        Ok(Ec2DeepInspectionConfiguration {
+            status: Some("ACTIVATED".into()),
+            ..Ec2DeepInspectionConfiguration::default()
         })
     }
 }

@@ -16,6 +16,7 @@ pub(crate) fn operation_for_path(path: &str) -> Option<&'static str> {
         "/status/batch/get" => "BatchGetAccountStatus",
         "/coverage/list" => "ListCoverage",
         "/configuration/get" => "GetConfiguration",
+        "/ec2deepinspectionconfiguration/get" => "GetEc2DeepInspectionConfiguration",
         _ => return None,
     })
 }
@@ -26,6 +27,7 @@ pub(crate) fn handler(op: &str) -> Option<Handler> {
         "BatchGetAccountStatus" => batch_get_account_status,
         "ListCoverage" => list_coverage,
         "GetConfiguration" => get_configuration,
+        "GetEc2DeepInspectionConfiguration" => get_ec2_deep_inspection_configuration,
         _ => return None,
     })
 }
@@ -446,4 +448,30 @@ fn get_configuration(ctx: &Ctx<'_>, body: &[u8]) -> Result<Value, ApiError> {
             }
         },
     }))
+}
+
+/// GetEc2DeepInspectionConfiguration: the caller's own account (the request
+/// has no members). `status`, `packagePaths`, `orgPackagePaths` and, when the
+/// scenario names one, `errorMessage`.
+fn get_ec2_deep_inspection_configuration(ctx: &Ctx<'_>, body: &[u8]) -> Result<Value, ApiError> {
+    let _: Map<String, Value> = parse_body(body)?;
+    let Some(spec) = ctx.data().and_then(|(r, _)| r.inspector2.as_ref()) else {
+        return Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "ResourceNotFoundException",
+            format!(
+                "Amazon Inspector is not enabled for account {} in {}.",
+                ctx.account, ctx.region
+            ),
+        ));
+    };
+    let mut out = json!({
+        "status": spec.deep_inspection.as_deref().unwrap_or("ACTIVATED"),
+        "packagePaths": spec.package_paths,
+        "orgPackagePaths": spec.org_package_paths,
+    });
+    if let Some(message) = &spec.deep_inspection_error {
+        out["errorMessage"] = Value::String(message.clone());
+    }
+    Ok(out)
 }

@@ -4,7 +4,8 @@
 //! SSM, Inspector2 and STS from a scenario file, with injectable faults and
 //! call counters. This crate owns the wire protocols' *server* side; it
 //! links no AWS SDK, and every shape it serves comes from the botocore
-//! models in `shared/aws-models`.
+//! models in `shared/aws-models` (Lambda, ECR and the deep inspection calls
+//! of Inspector2: `tests/aws-models/`).
 //!
 //! # Layout
 //! - [`scenario`]: the TOML scenario format ([`Scenario`]) and its defaults.
@@ -14,8 +15,9 @@
 //!   key was issued for), fault injection, counters, the
 //!   `/_sim/*` admin surface, [`SimServer`] and [`SimHandle`].
 //! - `wire`: protocol rendering of answers and errors, shared by services.
-//! - `classic`, `ssm`, `inspector2`, `sts`: one handler function per
-//!   operation and one dispatch line per operation.
+//! - `classic`, `ssm`, `inspector2`, `lambda`, `ecr`, `sts`: one handler
+//!   function per operation and one dispatch line per operation (Lambda and
+//!   ECR answer only the presence calls blindspot makes).
 //! - `paging`: opaque `nextToken`s bound to the listing's filter.
 //! - [`generate`]: synthetic fleets for load tests.
 //!
@@ -29,7 +31,9 @@ pub mod generate;
 pub mod scenario;
 
 mod classic;
+mod ecr;
 mod inspector2;
+mod lambda;
 mod paging;
 mod server;
 mod ssm;

@@ -55,10 +55,16 @@
 //! status = "ENABLED"
 //! ec2 = "ENABLED"                       # ecr, lambda, lambda_code default to `status`
 //! scan_mode = "EC2_SSM_AGENT_BASED"
+//! deep_inspection = "DEACTIVATED"       # ACTIVATED (default), DEACTIVATED, PENDING, FAILED
+//! package_paths = ["/opt/app/lib"]      # and org_package_paths; at most 5 each
 //!
 //! [[region.coverage]]
 //! resource_id = "i-0abcd1234abcd1234"
 //! reason = "SUCCESSFUL"                 # status_code defaults from reason
+//!
+//! # (in [[region]]) Lambda functions and ECR repositories: a count or names
+//! lambda_functions = 3                  # or ["billing", "thumbnails"]; default none
+//! ecr_repositories = ["web", "worker"]  # or a count; default none
 //! ```
 //!
 //! Relative timestamps are resolved against the clock when the file is
@@ -221,6 +227,40 @@ pub struct RegionScenario {
     /// Inspector2 coverage resources, in listing order.
     #[serde(default)]
     pub coverage: Vec<CoverageSpec>,
+    /// Lambda functions (ListFunctions): a count (`3`, named `function-1`...)
+    /// or a list of names; default none.
+    #[serde(default)]
+    pub lambda_functions: Names,
+    /// ECR repositories (DescribeRepositories): a count (`2`, named
+    /// `repository-1`...) or a list of names; default none.
+    #[serde(default)]
+    pub ecr_repositories: Names,
+}
+
+/// Resources that exist only as names: a count, or the names themselves.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(untagged)]
+pub enum Names {
+    /// This many, named `<prefix>-1`, `<prefix>-2`...
+    Count(usize),
+    /// These names, in listing order.
+    List(Vec<String>),
+}
+
+impl Default for Names {
+    fn default() -> Self {
+        Names::Count(0)
+    }
+}
+
+impl Names {
+    /// The names, generated from `prefix` for a count.
+    pub fn names(&self, prefix: &str) -> Vec<String> {
+        match self {
+            Names::Count(n) => (1..=*n).map(|i| format!("{prefix}-{i}")).collect(),
+            Names::List(names) => names.clone(),
+        }
+    }
 }
 
 /// A key/value pair as Inspector classic writes scopes and attributes.
@@ -484,6 +524,19 @@ pub struct Inspector2Spec {
     /// ALREADY_ENABLED, ENABLING → ENABLE_IN_PROGRESS, …).
     #[serde(default)]
     pub error_codes: BTreeMap<String, String>,
+    /// `Ec2DeepInspectionStatus` that GetEc2DeepInspectionConfiguration
+    /// reports: ACTIVATED, DEACTIVATED, PENDING or FAILED; default ACTIVATED.
+    #[serde(default)]
+    pub deep_inspection: Option<String>,
+    /// Its `errorMessage` (AWS sends one with FAILED).
+    #[serde(default)]
+    pub deep_inspection_error: Option<String>,
+    /// Its `packagePaths`: the account's custom paths (at most 5).
+    #[serde(default)]
+    pub package_paths: Vec<String>,
+    /// Its `orgPackagePaths`: the organisation's custom paths (at most 5).
+    #[serde(default)]
+    pub org_package_paths: Vec<String>,
 }
 
 /// One Inspector2 covered resource.
@@ -576,6 +629,7 @@ const I2_ERROR_CODES: &[&str] = &[
 ];
 const SCAN_MODES_CONFIG: &[&str] = &["EC2_SSM_AGENT_BASED", "EC2_HYBRID"];
 const SCAN_MODE_STATUSES: &[&str] = &["SUCCESS", "PENDING"];
+const DEEP_INSPECTION_STATUSES: &[&str] = &["ACTIVATED", "DEACTIVATED", "PENDING", "FAILED"];
 const COVERAGE_RESOURCE_TYPES: &[&str] = &[
     "AWS_EC2_INSTANCE",
     "AWS_ECR_CONTAINER_IMAGE",
@@ -822,6 +876,28 @@ impl Scenario {
                     check_enum(&format!("{at}.error_codes"), Some(k), I2_STATE_KEYS)?;
                     check_enum(&format!("{at}.error_codes.{k}"), Some(v), I2_ERROR_CODES)?;
                 }
+                check_enum(
+                    &format!("{at}.deep_inspection"),
+                    i2.deep_inspection.as_deref(),
+                    DEEP_INSPECTION_STATUSES,
+                )?;
+                for (k, paths) in [
+                    ("package_paths", &i2.package_paths),
+                    ("org_package_paths", &i2.org_package_paths),
+                ] {
+                    // `PathList`: at most 5 `Path`s of 1 to 512 characters.
+                    if paths.len() > 5 {
+                        return Err(ScenarioError::Invalid(format!(
+                            "{at}.{k} lists {} paths; the model allows at most 5",
+                            paths.len()
+                        )));
+                    }
+                    if let Some(p) = paths.iter().find(|p| p.is_empty() || p.len() > 512) {
+                        return Err(ScenarioError::Invalid(format!(
+                            "{at}.{k}: {p:?} is not 1 to 512 characters"
+                        )));
+                    }
+                }
             }
             for (i, c) in r.coverage.iter().enumerate() {
                 let at = format!("{at}.coverage[{i}]");
@@ -904,6 +980,7 @@ impl Scenario {
                 i2.scan_mode
                     .get_or_insert_with(|| "EC2_SSM_AGENT_BASED".into());
                 i2.scan_mode_status.get_or_insert_with(|| "SUCCESS".into());
+                i2.deep_inspection.get_or_insert_with(|| "ACTIVATED".into());
             }
             for c in &mut r.coverage {
                 finalize_coverage(c, &account);

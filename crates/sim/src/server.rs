@@ -23,7 +23,7 @@ use tokio::task::JoinHandle;
 use crate::faults::{Faults, RateLimit, RetiredShape};
 use crate::scenario::{RegionScenario, Scenario};
 use crate::wire::{error_response, json_response, ApiError, Ctx, Handler, Protocol};
-use crate::{classic, inspector2, ssm, sts, SimError};
+use crate::{classic, ecr, inspector2, lambda, ssm, sts, SimError};
 
 /// Calls answered for one (service, operation, region).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -475,12 +475,16 @@ fn identify(headers: &HeaderMap, uri: &Uri, body: &[u8]) -> (Protocol, &'static 
         let service = match prefix {
             "InspectorService" => "inspector",
             "AmazonSSM" => "ssm",
+            "AmazonEC2ContainerRegistry_V20150921" => "ecr",
             _ => "unknown",
         };
         return (Protocol::AwsJson, service, op.to_string());
     }
     if let Some(op) = inspector2::operation_for_path(uri.path()) {
         return (Protocol::RestJson, "inspector2", op.to_string());
+    }
+    if let Some(op) = lambda::operation_for_path(uri.path()) {
+        return (Protocol::RestJson, "lambda", op.to_string());
     }
     let is_form = headers
         .get(axum::http::header::CONTENT_TYPE)
@@ -502,9 +506,54 @@ fn dispatch(service: &str, op: &str) -> Option<Handler> {
         "inspector" => classic::handler(op),
         "ssm" => ssm::handler(op),
         "inspector2" => inspector2::handler(op),
+        "lambda" => lambda::handler(op),
+        "ecr" => ecr::handler(op),
         "sts" => sts::handler(op),
         _ => None,
     }
+}
+
+/// A query string as a JSON object of (percent-decoded) strings.
+fn query_json(query: &str) -> serde_json::Value {
+    let map: serde_json::Map<String, serde_json::Value> = query
+        .split('&')
+        .filter(|p| !p.is_empty())
+        .map(|pair| {
+            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+            (
+                percent_decode(k),
+                serde_json::Value::String(percent_decode(v)),
+            )
+        })
+        .collect();
+    serde_json::Value::Object(map)
+}
+
+fn percent_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = bytes
+            .get(i + 1..i + 3)
+            .and_then(|h| std::str::from_utf8(h).ok())
+            .and_then(|h| u8::from_str_radix(h, 16).ok());
+        match (bytes[i], hex) {
+            (b'%', Some(b)) => {
+                out.push(b);
+                i += 3;
+            }
+            (b'+', _) => {
+                out.push(b' ');
+                i += 1;
+            }
+            (b, _) => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// Buckets of the `rate_limit` fault, by (account, region, service, operation).
@@ -637,6 +686,18 @@ fn throttled(service: &str) -> ApiError {
             e
         }
         "sts" => ApiError::bad_request("Throttling", "Rate exceeded"),
+        // Lambda's own throttling shape: 429 with `Type` and `retryAfterSeconds`.
+        "lambda" => {
+            let mut e = ApiError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "TooManyRequestsException",
+                "Rate exceeded",
+            )
+            .with("Type", "User")
+            .with("Reason", "CallerRateLimitExceeded");
+            e.retry_after = Some(1);
+            e
+        }
         "ssm" => {
             let mut e = ApiError::bad_request("ThrottlingException", "Rate exceeded");
             e.pascal_message = true;
@@ -661,6 +722,9 @@ fn server_error(service: &str) -> ApiError {
             "InternalServerException",
             "Internal error (simulated)",
         ),
+        "lambda" => ApiError::new(status, "ServiceException", "Internal error (simulated)")
+            .with("Type", "Service"),
+        "ecr" => ApiError::new(status, "ServerException", "Internal error (simulated)"),
         _ => ApiError::new(status, "InternalFailure", "Internal error (simulated)"),
     }
 }
@@ -677,6 +741,9 @@ fn access_denied(service: &str, op: &str) -> ApiError {
             e
         }
         "sts" => ApiError::new(StatusCode::FORBIDDEN, "AccessDenied", msg),
+        // awsJson1_1 services answer 400; the restJson1 ones (Inspector2,
+        // Lambda) 403.
+        "ecr" => ApiError::bad_request("AccessDeniedException", msg),
         _ => ApiError::new(StatusCode::FORBIDDEN, "AccessDeniedException", msg),
     }
 }
@@ -689,6 +756,14 @@ async fn aws_call(
 ) -> Response<Body> {
     let request_id = shared.request_id();
     let (protocol, shaped_for, op) = identify(&headers, &uri, &body);
+    // restJson1 `GET`s carry their members in the query string: handlers
+    // read them as a JSON object of strings, like any other body.
+    let body = match uri.query() {
+        Some(query) if body.is_empty() && protocol == Protocol::RestJson => {
+            Bytes::from(query_json(query).to_string())
+        }
+        _ => body,
+    };
     let scope = match parse_scope(&headers) {
         Ok(s) => s,
         Err(e) => return error_response(protocol, &request_id, &e),

@@ -86,6 +86,15 @@ pub struct CoverageConfig {
     pub lambda_disabled: Level,
     /// `LAMBDA_CODE_SCANNING_DISABLED` (default low).
     pub lambda_code_disabled: Level,
+    /// A disabled scan type in a region with no resources of its kind (no
+    /// Lambda functions, no ECR repositories, no SSM managed nodes): reported
+    /// at this level instead of the type's own (default info; `off` hides it).
+    /// A region whose resources could not be counted keeps the type's level.
+    pub unused_services: Level,
+    /// `EC2_DEEP_INSPECTION_OFF` and `EC2_DEEP_INSPECTION_UNKNOWN`: deep
+    /// inspection DEACTIVATED or FAILED (or unreadable) where EC2 scanning is
+    /// enabled and Linux managed nodes exist (default medium).
+    pub deep_inspection_off: Level,
     /// The resource types whose coverage is listed (`CoverageResourceType`).
     #[serde(deserialize_with = "resource_types")]
     pub resource_types: Vec<String>,
@@ -119,6 +128,8 @@ impl Default for CoverageConfig {
             ecr_disabled: Level::On(Severity::Medium),
             lambda_disabled: Level::On(Severity::Medium),
             lambda_code_disabled: Level::On(Severity::Low),
+            unused_services: Level::On(Severity::Info),
+            deep_inspection_off: Level::On(Severity::Medium),
             resource_types: [
                 "AWS_EC2_INSTANCE",
                 "AWS_ECR_CONTAINER_IMAGE",

@@ -13,12 +13,13 @@ use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 
 use super::config::{is_reason_like, CoverageConfig, Level};
-use super::fetch::{Header, Pass};
+use super::fetch::{Header, Pass, Presence};
 use super::reasons::{self, Disposition, ReasonSpec};
 use super::{
-    ASSOCIATIONS_RULE, EC2_SCANNING_DISABLED, ECR_SCANNING_DISABLED, ID, INSPECTOR_DISABLED,
-    INVENTORY_ASSOCIATION, INVENTORY_DOCUMENT, LAMBDA_CODE_SCANNING_DISABLED,
-    LAMBDA_SCANNING_DISABLED, ROOT_CAUSE_CODES, SCAN_STALE, TRANSIENT_CODES, UNSPECIFIED_REASON,
+    ASSOCIATIONS_RULE, EC2_DEEP_INSPECTION_OFF, EC2_DEEP_INSPECTION_UNKNOWN, EC2_SCANNING_DISABLED,
+    ECR_SCANNING_DISABLED, ID, INSPECTOR_DISABLED, INVENTORY_ASSOCIATION, INVENTORY_DOCUMENT,
+    LAMBDA_CODE_SCANNING_DISABLED, LAMBDA_SCANNING_DISABLED, ROOT_CAUSE_CODES, SCAN_STALE,
+    TRANSIENT_CODES, UNSPECIFIED_REASON,
 };
 use crate::text::duration;
 
@@ -44,11 +45,16 @@ pub struct Enablement {
 /// the answer cannot be trusted: the account failed, is missing, a state was
 /// denied or has no status, or a state the model requires is absent. A denied
 /// answer must never read as "enabled" or as "nothing to report".
+///
+/// A disabled scan type is weighed by the presence of its resources in the
+/// header: its configured level where some exist or presence is unknown,
+/// `unused_services` where none were found.
 pub fn enablement(
     config: &CoverageConfig,
     scope: &Scope,
-    batch: &AccountStatusBatch,
+    header: &Header,
 ) -> Result<Enablement, RuleError> {
+    let batch: &AccountStatusBatch = &header.status;
     if let Some(failed) = batch.failed.iter().find(|f| f.account_id == scope.account) {
         return Err(RuleError::Failed(format!(
             "inspector2:BatchGetAccountStatus could not read account {}: {}: {}",
@@ -77,6 +83,7 @@ pub fn enablement(
             config.inspector_disabled,
             "Amazon Inspector",
             &status.state,
+            None,
             "Enable Amazon Inspector in this region (from the delegated administrator for an \
              organization member), for EC2, ECR and Lambda.",
             "aws inspector2 enable --region {region} --resource-types EC2 ECR LAMBDA LAMBDA_CODE \
@@ -88,18 +95,26 @@ pub fn enablement(
         });
     }
 
-    for check in scan_checks(config, status) {
+    for check in scan_checks(config, status, header) {
         let gauge = check.api_type.to_ascii_lowercase();
         match check.state {
             Some(state) => {
                 tally.enabled_gauge(&gauge, state.status == "ENABLED");
                 if state.status != "ENABLED" {
+                    let weight = Weight {
+                        presence: check.presence.clone(),
+                        kind: check.kind,
+                        one: check.one,
+                        unused: config.unused_services,
+                        ec2: check.api_type == "EC2",
+                    };
                     tally.disabled_finding(
                         scope,
                         check.code,
                         check.level,
                         check.what,
                         state,
+                        Some(weight),
                         &format!(
                             "Enable {} in Amazon Inspector for this account and region.",
                             check.what
@@ -171,9 +186,37 @@ struct ScanCheck<'s> {
     required: bool,
     /// The `ResourceScanType` name that `aws inspector2 enable` takes.
     api_type: &'static str,
+    /// The resources the scan type would scan, as counted.
+    kind: &'static str,
+    /// One of them.
+    one: &'static str,
+    /// Whether the region holds any (`None`: not asked).
+    presence: Option<Presence>,
 }
 
-fn scan_checks<'s>(config: &CoverageConfig, status: &'s AccountStatus) -> [ScanCheck<'s>; 4] {
+/// How a disabled scan type is weighed: by what it would scan.
+struct Weight {
+    presence: Option<Presence>,
+    /// The resources, plural: "Lambda functions".
+    kind: &'static str,
+    /// One of them: "Lambda function".
+    one: &'static str,
+    /// The level where none exist.
+    unused: Level,
+    /// EC2 counts SSM managed nodes, which miss unmanaged instances.
+    ec2: bool,
+}
+
+/// What an EC2 finding says about counting managed nodes instead of instances.
+const EC2_CAVEAT: &str = "blindspot counts SSM managed nodes (DescribeInstanceInformation), not \
+                          EC2 instances: an instance without a working SSM Agent is not counted, \
+                          so an unmanaged instance in this region can be missed.";
+
+fn scan_checks<'s>(
+    config: &CoverageConfig,
+    status: &'s AccountStatus,
+    header: &Header,
+) -> [ScanCheck<'s>; 4] {
     [
         ScanCheck {
             code: EC2_SCANNING_DISABLED,
@@ -182,6 +225,9 @@ fn scan_checks<'s>(config: &CoverageConfig, status: &'s AccountStatus) -> [ScanC
             state: status.ec2.as_ref(),
             required: true,
             api_type: "EC2",
+            kind: "SSM managed nodes",
+            one: "SSM managed node",
+            presence: header.ec2_presence(),
         },
         ScanCheck {
             code: ECR_SCANNING_DISABLED,
@@ -190,6 +236,9 @@ fn scan_checks<'s>(config: &CoverageConfig, status: &'s AccountStatus) -> [ScanC
             state: status.ecr.as_ref(),
             required: true,
             api_type: "ECR",
+            kind: "ECR repositories",
+            one: "ECR repository",
+            presence: header.ecr_repositories.clone(),
         },
         ScanCheck {
             code: LAMBDA_SCANNING_DISABLED,
@@ -198,6 +247,9 @@ fn scan_checks<'s>(config: &CoverageConfig, status: &'s AccountStatus) -> [ScanC
             state: status.lambda.as_ref(),
             required: false,
             api_type: "LAMBDA",
+            kind: "Lambda functions",
+            one: "Lambda function",
+            presence: header.lambda_functions.clone(),
         },
         ScanCheck {
             code: LAMBDA_CODE_SCANNING_DISABLED,
@@ -206,6 +258,9 @@ fn scan_checks<'s>(config: &CoverageConfig, status: &'s AccountStatus) -> [ScanC
             state: status.lambda_code.as_ref(),
             required: false,
             api_type: "LAMBDA_CODE",
+            kind: "Lambda functions",
+            one: "Lambda function",
+            presence: header.lambda_functions.clone(),
         },
     ]
 }
@@ -239,9 +294,68 @@ impl Tally {
         level: Level,
         what: &str,
         state: &EnablementState,
+        weight: Option<Weight>,
         recommendation: &str,
         remediation: &str,
     ) {
+        // What the scan type would scan: none found lowers the level; some, or
+        // an unknown count, keeps it. A failed presence call never reads as none.
+        let mut level = level;
+        let mut presence_text = String::new();
+        let mut title_note = String::new();
+        let mut found: Option<(u64, bool)> = None;
+        let mut presence_error: Option<String> = None;
+        if let Some(w) = &weight {
+            match &w.presence {
+                Some(Presence::Found { count: 0, .. }) => {
+                    level = w.unused;
+                    found = Some((0, true));
+                    self.count("presence.none_found", 1);
+                    title_note = format!(" (no {} found)", w.kind);
+                    presence_text = format!(
+                        " No {} were found in the region, so nothing is unscanned today; any \
+                         created later will not be scanned either (unused_services).",
+                        w.kind
+                    );
+                }
+                Some(Presence::Found { count, exact }) => {
+                    found = Some((*count, *exact));
+                    self.count("presence.found", 1);
+                    let noun = if *count == 1 { w.one } else { w.kind };
+                    let how_many = if *exact {
+                        format!("{count} {noun}")
+                    } else {
+                        format!("at least {count} {noun}")
+                    };
+                    title_note = format!(" ({how_many})");
+                    presence_text =
+                        format!(" The region holds {how_many}, which Inspector does not scan.");
+                }
+                Some(Presence::Unchecked(error)) => {
+                    presence_error = Some(error.clone());
+                    self.count("presence.unchecked", 1);
+                    title_note = format!(" ({} could not be counted)", w.kind);
+                    presence_text = format!(
+                        " Whether the region holds {} could not be checked ({error}), so the \
+                         finding keeps the severity of a region that has some.",
+                        w.kind
+                    );
+                }
+                None => {
+                    self.count("presence.unchecked", 1);
+                    title_note = format!(" ({} not counted)", w.kind);
+                    presence_text = format!(
+                        " Whether the region holds {} was not checked, so the finding keeps \
+                         the severity of a region that has some.",
+                        w.kind
+                    );
+                }
+            }
+            if w.ec2 {
+                presence_text.push(' ');
+                presence_text.push_str(EC2_CAVEAT);
+            }
+        }
         let Some(mut severity) = level.severity() else {
             self.count("suppressed", 1);
             return;
@@ -253,14 +367,17 @@ impl Tally {
             severity = severity.min(Severity::Low);
         }
         let title = if enabling {
-            format!("{what} is still being enabled in {}", scope.region)
+            format!(
+                "{what} is still being enabled in {}{title_note}",
+                scope.region
+            )
         } else {
-            format!("{what} is not enabled in {}", scope.region)
+            format!("{what} is not enabled in {}{title_note}", scope.region)
         };
         let description = format!(
             "BatchGetAccountStatus reports {what} as {} for account {} in {}{}. Until it is \
              ENABLED, Inspector does not scan these resources and reports no vulnerabilities \
-             for them.",
+             for them.{presence_text}",
             state.status,
             scope.account,
             scope.region,
@@ -273,7 +390,7 @@ impl Tally {
         let remediation = remediation
             .replace("{region}", &scope.region)
             .replace("{account}", &scope.account);
-        let finding = Finding::new(ID, code, severity, scope, &scope.account, title)
+        let mut finding = Finding::new(ID, code, severity, scope, &scope.account, title)
             .description(description)
             .recommendation(recommendation)
             .remediation(remediation)
@@ -282,6 +399,126 @@ impl Tally {
             .detail("error_message", &state.error_message)
             .detail("account", &scope.account)
             .detail("region", &scope.region);
+        if let Some(w) = &weight {
+            // `resources_found` is a count (a lower bound unless
+            // `resources_exact`), or null where it could not be checked.
+            finding = finding
+                .detail("resource_kind", w.kind)
+                .detail("resources_found", found.map(|(n, _)| n))
+                .detail("resources_exact", found.map(|(_, exact)| exact))
+                .detail("presence_error", &presence_error);
+        }
+        self.findings.push(finding);
+    }
+
+    /// EC2 deep inspection, where EC2 scanning is enabled: off (DEACTIVATED,
+    /// FAILED) or unreadable, in a region with Linux managed nodes, is a
+    /// blind spot for application packages.
+    fn deep_inspection(&mut self, config: &CoverageConfig, scope: &Scope, header: &Header) {
+        let Some(answer) = &header.deep_inspection else {
+            return;
+        };
+        let status = match answer {
+            Ok(d) => d.status.as_deref(),
+            Err(_) => None,
+        };
+        if status.is_some_and(|s| s == "ACTIVATED" || s == "PENDING") {
+            self.count("deep_inspection.on", 1);
+            return;
+        }
+        let linux = match &header.managed_nodes {
+            Some(Ok(nodes)) => Some(nodes.linux),
+            _ => None,
+        };
+        if linux == Some(0) {
+            // Nothing deep inspection would look at.
+            self.count("deep_inspection.off_without_linux_nodes", 1);
+            return;
+        }
+        let Some(severity) = config.deep_inspection_off.severity() else {
+            self.count("suppressed", 1);
+            return;
+        };
+        let nodes_text = match (&header.managed_nodes, linux) {
+            (_, Some(1)) => "The region has 1 Linux SSM managed node.".to_owned(),
+            (_, Some(n)) => format!("The region has {n} Linux SSM managed nodes."),
+            (Some(Err(e)), None) => format!(
+                "The Linux managed nodes could not be counted ({e}), so the finding is reported \
+                 as if there were some."
+            ),
+            _ => "The Linux managed nodes were not counted, so the finding is reported as if \
+                  there were some."
+                .to_owned(),
+        };
+        let (code, title, what) = match (answer, status) {
+            (Ok(_), Some(s)) => (
+                EC2_DEEP_INSPECTION_OFF,
+                format!("EC2 deep inspection is {s} in {}", scope.region),
+                format!(
+                    "GetEc2DeepInspectionConfiguration reports deep inspection as {s} for \
+                     account {} in {}.",
+                    scope.account, scope.region
+                ),
+            ),
+            (Ok(_), None) => (
+                EC2_DEEP_INSPECTION_UNKNOWN,
+                format!("EC2 deep inspection status unknown in {}", scope.region),
+                "GetEc2DeepInspectionConfiguration answered without a status.".to_owned(),
+            ),
+            (Err(e), _) => (
+                EC2_DEEP_INSPECTION_UNKNOWN,
+                format!(
+                    "EC2 deep inspection could not be checked in {}",
+                    scope.region
+                ),
+                format!("GetEc2DeepInspectionConfiguration failed: {e}."),
+            ),
+        };
+        let config_read = answer.as_ref().ok();
+        let description = format!(
+            "{what} {nodes_text} Without deep inspection, Inspector scans only the packages \
+             of the operating system's package manager on Linux instances; application \
+             packages installed outside it (Python, Java, Node.js libraries) are not scanned, \
+             so their vulnerabilities go unreported.{}",
+            config_read
+                .and_then(|d| d.error_message.as_deref())
+                .map(|m| format!(" Error: {m}."))
+                .unwrap_or_default()
+        );
+        let recommendation = if code == EC2_DEEP_INSPECTION_OFF {
+            "Activate deep inspection for this account and region (from the delegated \
+             administrator for organization members). Where it FAILED, check that the \
+             instances' SSM Agent and instance profile allow the Inspector SSM plugin to run."
+        } else {
+            "Grant inspector2:GetEc2DeepInspectionConfiguration to blindspot, then check \
+             whether deep inspection is ACTIVATED."
+        };
+        let finding = Finding::new(ID, code, severity, scope, &scope.account, title)
+            .description(description)
+            .recommendation(recommendation)
+            .remediation(format!(
+                "aws inspector2 update-ec2-deep-inspection-configuration \
+                 --activate-deep-inspection --region {}",
+                scope.region
+            ))
+            .detail("status", status)
+            .detail(
+                "error_message",
+                config_read.and_then(|d| d.error_message.clone()),
+            )
+            .detail(
+                "package_paths",
+                config_read.map(|d| d.package_paths.clone()),
+            )
+            .detail(
+                "org_package_paths",
+                config_read.map(|d| d.org_package_paths.clone()),
+            )
+            .detail("linux_managed_nodes", linux)
+            .detail("call_error", answer.as_ref().err())
+            .detail("account", &scope.account)
+            .detail("region", &scope.region);
+        self.count("deep_inspection.off", 1);
         self.findings.push(finding);
     }
 
@@ -387,7 +624,7 @@ impl<'a> Judge<'a> {
         let Enablement {
             inspector_enabled,
             report,
-        } = enablement(config, scope, &header.status)?;
+        } = enablement(config, scope, header)?;
         let mut judge = Judge {
             config,
             scope,
@@ -414,6 +651,7 @@ impl<'a> Judge<'a> {
         // A scan mode change that is still PENDING has not taken effect yet.
         judge.hybrid = configuration.ec2_scan_mode.as_deref() == Some("EC2_HYBRID")
             && configuration.ec2_scan_mode_status.as_deref() != Some("PENDING");
+        judge.tally.deep_inspection(config, scope, header);
         judge.tally.measurements.push(Measurement::new(
             "coverage_ec2_hybrid_scan_mode",
             &[],

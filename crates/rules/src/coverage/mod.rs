@@ -17,6 +17,26 @@
 //! 2. `GetConfiguration`, for the EC2 scan mode: in `EC2_HYBRID` mode agentless
 //!    scanning covers unmanaged instances and missing or stale inventory, so
 //!    those findings are lowered to `hybrid_severity`.
+//!    Then, as Prowler's `inspector2_is_enabled` does, each scan type that is
+//!    not `ENABLED` is weighed by what it would scan in the region: Lambda
+//!    `ListFunctions` with `MaxItems=1` (both Lambda scan types), ECR
+//!    `DescribeRepositories` with `maxResults=1`, and for EC2 the SSM managed
+//!    nodes (`DescribeInstanceInformation`, paged through and counted). Lambda
+//!    and ECR therefore say "none found" or "at least 1", EC2 an exact count
+//!    of managed nodes. EC2 itself is not asked (no EC2 SDK), so an instance
+//!    without the SSM Agent is not counted: in a region with EC2 scanning
+//!    disabled and only unmanaged instances, the finding reads "no managed
+//!    nodes found" at `unused_services` and says so. Where none are found, the
+//!    finding takes `unused_services` (default `info`); where some are, or a
+//!    presence call failed, the type's own level. A failed presence call is
+//!    counted (`presence.unchecked`) and said in the finding, never read as
+//!    "none found" (Prowler #7597), and leaves the evaluation `ok`.
+//!    Where EC2 scanning is enabled, `GetEc2DeepInspectionConfiguration`:
+//!    DEACTIVATED or FAILED in a region with Linux managed nodes is
+//!    `EC2_DEEP_INSPECTION_OFF` (an unreadable answer `..._UNKNOWN`), at
+//!    `deep_inspection_off`, with the fix and the custom package paths.
+//!    Members' deep inspection (`BatchGetMemberEc2DeepInspectionStatus`) is
+//!    not read: each account is its own scope, read with its own credentials.
 //! 3. `ListCoverage` filtered server-side to `scanStatusCode EQUALS INACTIVE` and
 //!    the configured resource types: one finding per resource and scan type,
 //!    coded with the reason, graded by the table in [`reasons`].
@@ -125,6 +145,12 @@ pub const ECR_SCANNING_DISABLED: &str = "ECR_SCANNING_DISABLED";
 pub const LAMBDA_SCANNING_DISABLED: &str = "LAMBDA_SCANNING_DISABLED";
 /// Finding code: Lambda code scanning is off.
 pub const LAMBDA_CODE_SCANNING_DISABLED: &str = "LAMBDA_CODE_SCANNING_DISABLED";
+/// Finding code: EC2 deep inspection is DEACTIVATED or FAILED where EC2
+/// scanning is enabled and Linux managed nodes exist.
+pub const EC2_DEEP_INSPECTION_OFF: &str = "EC2_DEEP_INSPECTION_OFF";
+/// Finding code: EC2 deep inspection could not be read (denied, failed, no
+/// status), reported like `EC2_DEEP_INSPECTION_OFF` rather than as a pass.
+pub const EC2_DEEP_INSPECTION_UNKNOWN: &str = "EC2_DEEP_INSPECTION_UNKNOWN";
 /// Finding code: an ACTIVE resource whose last scan is too old.
 pub const SCAN_STALE: &str = "SCAN_STALE";
 /// The code used for a resource Inspector reports without any reason.
@@ -197,7 +223,7 @@ impl Rule<AwsClients> for CoverageRule {
         peers.extend(cx.peers.open_findings(ID, cx.scope)?);
 
         let api = cx.clients.inspector2.as_ref();
-        let header = fetch::header(api, &cx.scope.account).await?;
+        let header = fetch::header(cx.clients, &cx.scope.account).await?;
         let mut judge = judge::Judge::new(&self.config, cx.scope, cx.now, &header, peers)?;
         let mut list_calls = 0u64;
         for &pass in judge.passes() {

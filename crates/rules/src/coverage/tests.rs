@@ -3,12 +3,12 @@
 //! and the wiring are tested against the shared scripted fake of Inspector v2.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use super::fetch::{self, Header, Pass};
+use super::fetch::{self, Header, ManagedNodes, Pass, Presence};
 use super::judge::{finding_id, Judge};
 use super::*;
 use blindspot_aws::inspector2::{
-    AccountStatus, AccountStatusBatch, CoveredResource, EnablementState, FailedAccount,
-    Inspector2Configuration,
+    AccountStatus, AccountStatusBatch, CoveredResource, Ec2DeepInspectionConfiguration,
+    EnablementState, FailedAccount, Inspector2Configuration,
 };
 use blindspot_aws::testing::{FakeInspector2, Fakes};
 use blindspot_aws::{AwsError, AwsErrorKind};
@@ -122,6 +122,26 @@ struct Case {
     active: Vec<CoveredResource>,
     peers: Vec<Finding>,
     at: DateTime<Utc>,
+    /// What the presence calls and deep inspection read; by default some of
+    /// everything and deep inspection on.
+    lambda_functions: Option<Presence>,
+    ecr_repositories: Option<Presence>,
+    managed_nodes: Option<Result<ManagedNodes, String>>,
+    deep_inspection: Option<Result<Ec2DeepInspectionConfiguration, String>>,
+}
+
+fn some(count: u64) -> Option<Presence> {
+    Some(Presence::Found {
+        count,
+        exact: false,
+    })
+}
+
+fn deep(status: &str) -> Option<Result<Ec2DeepInspectionConfiguration, String>> {
+    Some(Ok(Ec2DeepInspectionConfiguration {
+        status: Some(status.to_owned()),
+        ..Ec2DeepInspectionConfiguration::default()
+    }))
 }
 
 impl Case {
@@ -137,6 +157,10 @@ impl Case {
             active: vec![],
             peers: vec![],
             at: now(),
+            lambda_functions: some(1),
+            ecr_repositories: some(1),
+            managed_nodes: Some(Ok(ManagedNodes { total: 2, linux: 2 })),
+            deep_inspection: deep("ACTIVATED"),
         }
     }
 
@@ -165,6 +189,11 @@ impl Case {
         let header = Header {
             status: self.status.clone(),
             configuration: self.configuration.clone(),
+            lambda_functions: self.lambda_functions.clone(),
+            ecr_repositories: self.ecr_repositories.clone(),
+            managed_nodes: self.managed_nodes.clone(),
+            deep_inspection: self.deep_inspection.clone(),
+            node_pages: 0,
         };
         let mut judge = Judge::new(&self.config, &scope, self.at, &header, self.peers.clone())?;
         for &pass in judge.passes() {
@@ -882,6 +911,7 @@ fn the_passes_asked_for_follow_enablement_and_scan_stale() {
                 failed: vec![],
             },
             configuration,
+            ..Header::default()
         };
         let judge = Judge::new(config, &scope, now(), &header, vec![]).unwrap();
         assert_eq!(judge.passes(), passes);
@@ -1127,6 +1157,7 @@ async fn the_rule_streams_each_pass_through_the_judge() {
         [
             ("BatchGetAccountStatus", ACCOUNT.to_owned()),
             ("GetConfiguration", String::new()),
+            ("GetEc2DeepInspectionConfiguration", String::new()),
             ("ListCoverage", String::new()),
             ("ListCoverage", "page-2".to_owned()),
             ("ListCoverage", String::new()),
@@ -1306,9 +1337,7 @@ async fn the_header_reads_configuration_only_where_inspector_is_enabled() {
         let mut account = enabled();
         account.state = state(status);
         let fakes = fake_region(vec![account], vec![], 0);
-        let header = fetch::header(fakes.inspector2.as_ref(), ACCOUNT)
-            .await
-            .unwrap();
+        let header = fetch::header(&fakes.clients(), ACCOUNT).await.unwrap();
         assert_eq!(header.configuration.is_some(), configuration, "{status}");
         assert_eq!(header.status.accounts.len(), 1);
         assert_eq!(
@@ -1316,4 +1345,443 @@ async fn the_header_reads_configuration_only_where_inspector_is_enabled() {
             usize::from(configuration)
         );
     }
+}
+
+// ---------------------------------------------------------------------------
+// Disabled scan types weighed by what they would scan, and deep inspection.
+
+fn unchecked() -> Option<Presence> {
+    Some(Presence::Unchecked(
+        "lambda:ListFunctions failed (access_denied, AccessDeniedException): not allowed".into(),
+    ))
+}
+
+fn none_found() -> Option<Presence> {
+    Some(Presence::Found {
+        count: 0,
+        exact: true,
+    })
+}
+
+#[test]
+fn a_disabled_scan_type_is_weighed_by_the_resources_of_its_kind() {
+    let lambda_off = || {
+        let mut status = enabled();
+        status.lambda = Some(state("DISABLED"));
+        status.lambda_code = Some(state("DISABLED"));
+        status
+    };
+    let ec2_off = || {
+        let mut status = enabled();
+        status.ec2 = Some(state("DISABLED"));
+        status
+    };
+    let nodes = |total, linux| Some(Ok(ManagedNodes { total, linux }));
+    struct Row {
+        name: &'static str,
+        status: AccountStatus,
+        lambda: Option<Presence>,
+        nodes: Option<Result<ManagedNodes, String>>,
+        unused: Level,
+        /// (code, severity, text in the title, `details.resources_found`)
+        want: Vec<(&'static str, Severity, &'static str, serde_json::Value)>,
+    }
+    let rows = [
+        Row {
+            name: "no functions: info, none found",
+            status: lambda_off(),
+            lambda: none_found(),
+            nodes: nodes(2, 2),
+            unused: Level::On(Severity::Info),
+            want: vec![
+                (
+                    LAMBDA_CODE_SCANNING_DISABLED,
+                    Severity::Info,
+                    "no Lambda functions found",
+                    serde_json::json!(0),
+                ),
+                (
+                    LAMBDA_SCANNING_DISABLED,
+                    Severity::Info,
+                    "no Lambda functions found",
+                    serde_json::json!(0),
+                ),
+            ],
+        },
+        Row {
+            name: "no functions, unused_services off: nothing",
+            status: lambda_off(),
+            lambda: none_found(),
+            nodes: nodes(2, 2),
+            unused: Level::Off,
+            want: vec![],
+        },
+        Row {
+            name: "functions: the configured severities, at least one",
+            status: lambda_off(),
+            lambda: some(1),
+            nodes: nodes(2, 2),
+            unused: Level::On(Severity::Info),
+            want: vec![
+                (
+                    LAMBDA_CODE_SCANNING_DISABLED,
+                    Severity::Low,
+                    "at least 1 Lambda function",
+                    serde_json::json!(1),
+                ),
+                (
+                    LAMBDA_SCANNING_DISABLED,
+                    Severity::Medium,
+                    "at least 1 Lambda function",
+                    serde_json::json!(1),
+                ),
+            ],
+        },
+        Row {
+            name: "presence denied: the configured severities, never none found",
+            status: lambda_off(),
+            lambda: unchecked(),
+            nodes: nodes(2, 2),
+            unused: Level::On(Severity::Info),
+            want: vec![
+                (
+                    LAMBDA_CODE_SCANNING_DISABLED,
+                    Severity::Low,
+                    "could not be counted",
+                    serde_json::json!(null),
+                ),
+                (
+                    LAMBDA_SCANNING_DISABLED,
+                    Severity::Medium,
+                    "could not be counted",
+                    serde_json::json!(null),
+                ),
+            ],
+        },
+        Row {
+            name: "presence not asked: the configured severities",
+            status: lambda_off(),
+            lambda: None,
+            nodes: nodes(2, 2),
+            unused: Level::On(Severity::Info),
+            want: vec![
+                (
+                    LAMBDA_CODE_SCANNING_DISABLED,
+                    Severity::Low,
+                    "not counted",
+                    serde_json::json!(null),
+                ),
+                (
+                    LAMBDA_SCANNING_DISABLED,
+                    Severity::Medium,
+                    "not counted",
+                    serde_json::json!(null),
+                ),
+            ],
+        },
+        Row {
+            name: "EC2 with managed nodes: high, exactly counted",
+            status: ec2_off(),
+            lambda: some(1),
+            nodes: nodes(3, 1),
+            unused: Level::On(Severity::Info),
+            want: vec![(
+                EC2_SCANNING_DISABLED,
+                Severity::High,
+                "(3 SSM managed nodes)",
+                serde_json::json!(3),
+            )],
+        },
+        Row {
+            name: "EC2 without managed nodes: info",
+            status: ec2_off(),
+            lambda: some(1),
+            nodes: nodes(0, 0),
+            unused: Level::On(Severity::Info),
+            want: vec![(
+                EC2_SCANNING_DISABLED,
+                Severity::Info,
+                "no SSM managed nodes found",
+                serde_json::json!(0),
+            )],
+        },
+        Row {
+            name: "EC2, nodes unreadable: high",
+            status: ec2_off(),
+            lambda: some(1),
+            nodes: Some(Err("ssm:DescribeInstanceInformation failed".into())),
+            unused: Level::On(Severity::Info),
+            want: vec![(
+                EC2_SCANNING_DISABLED,
+                Severity::High,
+                "could not be counted",
+                serde_json::json!(null),
+            )],
+        },
+    ];
+    for row in rows {
+        let mut case = Case::new().status(row.status);
+        case.lambda_functions = row.lambda;
+        case.managed_nodes = row.nodes;
+        case.deep_inspection = None;
+        case.config.unused_services = row.unused;
+        let report = case.report();
+        let got: Vec<_> = report
+            .findings
+            .iter()
+            .map(|f| {
+                (
+                    f.code.as_str(),
+                    f.severity,
+                    f.details["resources_found"].clone(),
+                )
+            })
+            .collect();
+        let want: Vec<_> = row
+            .want
+            .iter()
+            .map(|(code, severity, _, found)| (*code, *severity, found.clone()))
+            .collect();
+        assert_eq!(got, want, "{}", row.name);
+        for (finding, (_, _, text, _)) in report.findings.iter().zip(&row.want) {
+            assert!(
+                finding.title.contains(text),
+                "{}: {}",
+                row.name,
+                finding.title
+            );
+            if finding.code == EC2_SCANNING_DISABLED {
+                // Counting managed nodes misses unmanaged instances: said plainly.
+                assert!(
+                    finding.description.contains("unmanaged instance"),
+                    "{}",
+                    row.name
+                );
+            }
+            if finding.details["resources_found"].is_null() {
+                assert!(!finding.description.contains("No Lambda"), "{}", row.name);
+                assert!(
+                    finding.description.contains("could not be checked")
+                        || finding.description.contains("was not checked"),
+                    "{}",
+                    row.name
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn deep_inspection_off_is_reported_where_linux_nodes_exist() {
+    let with_paths = Some(Ok(Ec2DeepInspectionConfiguration {
+        status: Some("DEACTIVATED".into()),
+        package_paths: vec!["/opt/app/lib".into()],
+        org_package_paths: vec!["/usr/local/share/java".into()],
+        error_message: None,
+    }));
+    let nodes = |linux| Some(Ok(ManagedNodes { total: 3, linux }));
+    let nodes_failed = Some(Err(
+        "ssm:DescribeInstanceInformation failed (throttled)".to_owned()
+    ));
+    let denied = Some(Err(
+        "inspector2:GetEc2DeepInspectionConfiguration failed (access_denied)".to_owned(),
+    ));
+    let cases: Vec<(&str, _, _, Option<(&str, Severity)>)> = vec![
+        ("activated", deep("ACTIVATED"), nodes(2), None),
+        ("pending", deep("PENDING"), nodes(2), None),
+        (
+            "deactivated",
+            with_paths.clone(),
+            nodes(2),
+            Some((EC2_DEEP_INSPECTION_OFF, Severity::Medium)),
+        ),
+        (
+            "failed",
+            deep("FAILED"),
+            nodes(1),
+            Some((EC2_DEEP_INSPECTION_OFF, Severity::Medium)),
+        ),
+        ("no linux nodes", deep("DEACTIVATED"), nodes(0), None),
+        (
+            "nodes unknown",
+            deep("DEACTIVATED"),
+            nodes_failed.clone(),
+            Some((EC2_DEEP_INSPECTION_OFF, Severity::Medium)),
+        ),
+        (
+            "denied",
+            denied,
+            nodes(2),
+            Some((EC2_DEEP_INSPECTION_UNKNOWN, Severity::Medium)),
+        ),
+        ("not asked", None, nodes(2), None),
+    ];
+    for (name, deep_inspection, managed_nodes, want) in cases {
+        let mut case = Case::new();
+        case.deep_inspection = deep_inspection;
+        case.managed_nodes = managed_nodes;
+        let report = case.report();
+        let got: Vec<_> = report
+            .findings
+            .iter()
+            .map(|f| (f.code.as_str(), f.severity))
+            .collect();
+        assert_eq!(got, want.into_iter().collect::<Vec<_>>(), "{name}");
+    }
+
+    let mut case = Case::new();
+    case.deep_inspection = with_paths;
+    let report = case.report();
+    let finding = &report.findings[0];
+    assert_eq!(
+        finding.remediation.as_deref(),
+        Some(
+            "aws inspector2 update-ec2-deep-inspection-configuration --activate-deep-inspection \
+             --region eu-west-1"
+        )
+    );
+    assert_eq!(
+        finding.details["package_paths"],
+        serde_json::json!(["/opt/app/lib"])
+    );
+    assert_eq!(
+        finding.details["org_package_paths"],
+        serde_json::json!(["/usr/local/share/java"])
+    );
+    assert_eq!(finding.details["linux_managed_nodes"], 2);
+    assert!(finding.description.contains("Python, Java, Node.js"));
+
+    case.config.deep_inspection_off = Level::Off;
+    let report = case.report();
+    assert!(report.findings.is_empty());
+    assert_eq!(report.counts["suppressed"], 1);
+}
+
+fn fake_with(status: AccountStatus, deep_status: &str) -> Fakes {
+    let mut fakes = fake_region(vec![status], vec![], 0);
+    let inspector2 = Arc::get_mut(&mut fakes.inspector2).unwrap();
+    inspector2.deep_inspection.status = Some(deep_status.into());
+    fakes
+}
+
+#[tokio::test]
+async fn presence_is_asked_only_for_disabled_scan_types_and_one_item_at_a_time() {
+    // All enabled, deep inspection on: no presence call, no node count.
+    let fakes = fake_with(enabled(), "ACTIVATED");
+    evaluate(&CoverageConfig::default(), &fakes, &NoPeers, now())
+        .await
+        .unwrap();
+    assert_eq!(fakes.lambda.script.count("ListFunctions"), 0);
+    assert_eq!(fakes.ecr.script.count("DescribeRepositories"), 0);
+    assert_eq!(fakes.ssm.script.count("DescribeInstanceInformation"), 0);
+    assert_eq!(
+        fakes
+            .inspector2
+            .script
+            .count("GetEc2DeepInspectionConfiguration"),
+        1
+    );
+
+    // Lambda (both types) and ECR off: one call each; EC2 off: nodes, no deep inspection.
+    let mut status = enabled();
+    status.ec2 = Some(state("DISABLED"));
+    status.ecr = Some(state("DISABLED"));
+    status.lambda = Some(state("DISABLED"));
+    status.lambda_code = Some(state("DISABLED"));
+    let mut fakes = fake_with(status, "ACTIVATED");
+    Arc::get_mut(&mut fakes.lambda).unwrap().functions = vec!["a".into(), "b".into()];
+    let report = evaluate(&CoverageConfig::default(), &fakes, &NoPeers, now())
+        .await
+        .unwrap();
+    assert_eq!(fakes.lambda.script.count("ListFunctions"), 1);
+    assert_eq!(fakes.ecr.script.count("DescribeRepositories"), 1);
+    assert_eq!(fakes.ssm.script.count("DescribeInstanceInformation"), 1);
+    assert_eq!(
+        fakes
+            .inspector2
+            .script
+            .count("GetEc2DeepInspectionConfiguration"),
+        0
+    );
+    let severity = |code: &str| {
+        report
+            .findings
+            .iter()
+            .find(|f| f.code == code)
+            .unwrap()
+            .severity
+    };
+    assert_eq!(severity(LAMBDA_SCANNING_DISABLED), Severity::Medium);
+    assert_eq!(severity(ECR_SCANNING_DISABLED), Severity::Info);
+    assert_eq!(severity(EC2_SCANNING_DISABLED), Severity::Info);
+    let lambda = report
+        .findings
+        .iter()
+        .find(|f| f.code == LAMBDA_SCANNING_DISABLED)
+        .unwrap();
+    assert!(
+        lambda.title.contains("at least 1 Lambda function"),
+        "{}",
+        lambda.title
+    );
+    assert_eq!(report.counts["calls.ListFunctions"], 1);
+    assert_eq!(report.counts["calls.DescribeRepositories"], 1);
+}
+
+#[tokio::test]
+async fn a_denied_presence_call_keeps_the_severity_and_the_evaluation_ok() {
+    let mut status = enabled();
+    status.lambda = Some(state("DISABLED"));
+    let fakes = fake_with(status, "ACTIVATED");
+    fakes.lambda.script.fail_next(
+        "ListFunctions",
+        AwsError::from_code(
+            "lambda",
+            "ListFunctions",
+            "AccessDeniedException",
+            "not allowed",
+        ),
+    );
+    let report = evaluate(&CoverageConfig::default(), &fakes, &NoPeers, now())
+        .await
+        .unwrap();
+    let finding = &report.findings[0];
+    assert_eq!(
+        (finding.code.as_str(), finding.severity),
+        (LAMBDA_SCANNING_DISABLED, Severity::Medium)
+    );
+    assert!(
+        finding.description.contains("could not be checked"),
+        "{}",
+        finding.description
+    );
+    assert!(finding.details["presence_error"]
+        .as_str()
+        .unwrap()
+        .contains("AccessDenied"));
+    assert_eq!(report.counts["presence.unchecked"], 1);
+}
+
+#[tokio::test]
+async fn deep_inspection_off_counts_the_linux_nodes() {
+    let mut fakes = fake_with(enabled(), "DEACTIVATED");
+    Arc::get_mut(&mut fakes.ssm).unwrap().instances = vec![
+        blindspot_aws::ssm::ManagedInstance {
+            instance_id: "i-1".into(),
+            platform_type: Some("Linux".into()),
+            ..Default::default()
+        },
+        blindspot_aws::ssm::ManagedInstance {
+            instance_id: "i-2".into(),
+            platform_type: Some("Windows".into()),
+            ..Default::default()
+        },
+    ];
+    let report = evaluate(&CoverageConfig::default(), &fakes, &NoPeers, now())
+        .await
+        .unwrap();
+    assert_eq!(codes(&report), [EC2_DEEP_INSPECTION_OFF]);
+    assert_eq!(report.findings[0].details["linux_managed_nodes"], 1);
+    assert_eq!(report.counts["calls.DescribeInstanceInformation"], 1);
+    assert_eq!(report.counts["calls.GetEc2DeepInspectionConfiguration"], 1);
 }
