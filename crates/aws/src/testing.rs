@@ -125,6 +125,16 @@ fn page<T: Clone>(
     })
 }
 
+/// Items per page: a fake's configured `page_size`, where 0 means the API's
+/// own page size for the operation.
+fn page_size(configured: usize, default: usize) -> usize {
+    if configured == 0 {
+        default
+    } else {
+        configured
+    }
+}
+
 fn too_many(service: &'static str, operation: &'static str, n: usize, max: usize) -> AwsError {
     AwsError::from_code(
         service,
@@ -156,14 +166,6 @@ pub struct FakeClassic {
 }
 
 impl FakeClassic {
-    fn size(&self, default: usize) -> usize {
-        if self.page_size == 0 {
-            default
-        } else {
-            self.page_size
-        }
-    }
-
     /// `page`, with the next token pinned to the first page's when
     /// [`FakeClassic::repeat_tokens`] is set.
     fn listed<T: Clone>(
@@ -208,7 +210,7 @@ impl InspectorClassicApi for FakeClassic {
             .filter(|run| run_matches(run, query))
             .map(|run| run.arn.clone())
             .collect();
-        self.listed(OP, &arns, next_token, self.size(10))
+        self.listed(OP, &arns, next_token, page_size(self.page_size, 10))
     }
 
     async fn describe_assessment_runs(
@@ -240,7 +242,7 @@ impl InspectorClassicApi for FakeClassic {
             .get(run_arn)
             .map(|list| list.iter().map(|e| e.arn.clone()).collect())
             .unwrap_or_default();
-        self.listed(OP, &arns, next_token, self.size(100))
+        self.listed(OP, &arns, next_token, page_size(self.page_size, 100))
     }
 
     async fn describe_exclusions(&self, arns: &[String]) -> Result<ExclusionBatch, AwsError> {
@@ -292,16 +294,6 @@ pub struct FakeSsm {
     pub script: Script,
 }
 
-impl FakeSsm {
-    fn size(&self, default: usize) -> usize {
-        if self.page_size == 0 {
-            default
-        } else {
-            self.page_size
-        }
-    }
-}
-
 #[async_trait]
 impl SsmApi for FakeSsm {
     async fn list_associations(
@@ -330,7 +322,7 @@ impl SsmApi for FakeSsm {
             OP,
             &matching,
             next_token,
-            self.size(LIST_ASSOCIATIONS_MAX as usize),
+            page_size(self.page_size, LIST_ASSOCIATIONS_MAX as usize),
         )
     }
 
@@ -367,7 +359,13 @@ impl SsmApi for FakeSsm {
             .get(association_id)
             .cloned()
             .unwrap_or_default();
-        page("ssm", OP, &executions, next_token, self.size(50))
+        page(
+            "ssm",
+            OP,
+            &executions,
+            next_token,
+            page_size(self.page_size, 50),
+        )
     }
 
     async fn describe_instance_information(
@@ -377,7 +375,13 @@ impl SsmApi for FakeSsm {
         const OP: &str = "DescribeInstanceInformation";
         self.script
             .enter(OP, next_token.clone().unwrap_or_default())?;
-        page("ssm", OP, &self.instances, next_token, self.size(50))
+        page(
+            "ssm",
+            OP,
+            &self.instances,
+            next_token,
+            page_size(self.page_size, 50),
+        )
     }
 }
 
@@ -454,11 +458,7 @@ impl Inspector2Api for FakeInspector2 {
             })
             .cloned()
             .collect();
-        let size = if self.page_size == 0 {
-            LIST_COVERAGE_MAX as usize
-        } else {
-            self.page_size
-        };
+        let size = page_size(self.page_size, LIST_COVERAGE_MAX as usize);
         page("inspector2", OP, &matching, next_token, size)
     }
 

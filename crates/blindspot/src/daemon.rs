@@ -146,11 +146,6 @@ pub async fn run_with_listener(
     let targets = accounts.targets();
     let evaluations = EvaluationCounter::default();
     let hook_counter = evaluations.clone();
-    let enabled_rules: Vec<String> = blindspot_rules::all_rules(&config.rules)
-        .iter()
-        .filter(|e| e.scheduling.enabled)
-        .map(|e| e.meta().id.to_owned())
-        .collect();
     let rules: Vec<ScheduledRule<blindspot_aws::AwsClients>> =
         blindspot_rules::all_rules(&config.rules)
             .into_iter()
@@ -163,6 +158,7 @@ pub async fn run_with_listener(
                 },
             })
             .collect();
+    let enabled_rules: Vec<String> = rules.iter().map(|r| r.rule.meta().id.to_owned()).collect();
     let options = SchedulerOptions {
         concurrency: config.aws.concurrency,
         per_rule_concurrency: config.scheduler.per_rule_concurrency,
