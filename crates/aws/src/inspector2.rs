@@ -11,6 +11,17 @@ use crate::{AwsError, Page};
 /// ListCoverage returns at most 200 per page (`ListCoverageMaxResults`).
 pub const LIST_COVERAGE_MAX: i32 = 200;
 
+/// ListMembers returns at most 50 per page (`ListMembersMaxResults`).
+pub const LIST_MEMBERS_MAX: i32 = 50;
+
+/// The account IDs blindspot puts in one BatchGetAccountStatus. The model's
+/// `AccountIdSet` allows 100; 10 keeps one answer small and one failed call
+/// cheap to retry, and still makes a 300-account sweep 30 calls.
+pub const BATCH_GET_ACCOUNT_STATUS_BATCH: usize = 10;
+
+/// The most account IDs one BatchGetAccountStatus takes (`AccountIdSet`).
+pub const BATCH_GET_ACCOUNT_STATUS_MAX: usize = 100;
+
 /// `State`: whether something is enabled.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct EnablementState {
@@ -79,6 +90,8 @@ pub struct CoverageFilter {
     pub resource_type: Vec<StringFilter>,
     /// `resourceId`.
     pub resource_id: Vec<StringFilter>,
+    /// `accountId`: from the delegated administrator, which sees every member.
+    pub account_id: Vec<StringFilter>,
 }
 
 /// `CoveredResource`, with EC2 metadata flattened in.
@@ -131,6 +144,53 @@ pub struct Ec2DeepInspectionConfiguration {
     pub error_message: Option<String>,
 }
 
+/// `Member`: a member account as the delegated administrator sees it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Member {
+    /// `accountId`.
+    pub account_id: String,
+    /// `relationshipStatus` (`RelationshipStatus`): `ENABLED`, `CREATED`,
+    /// `INVITED`, `DISABLED`, `REMOVED`, `RESIGNED`, `DELETED`,
+    /// `REGION_DISABLED`, `ACCOUNT_SUSPENDED`...
+    pub relationship_status: Option<String>,
+    /// `delegatedAdminAccountId`.
+    pub delegated_admin_account_id: Option<String>,
+    /// `updatedAt`.
+    pub updated_at: Option<DateTime<Utc>>,
+}
+
+/// `AutoEnable`: which scan types new members get. `ec2` and `ecr` are
+/// required by the model, the others optional; absent reads as not known.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AutoEnable {
+    /// `ec2`.
+    pub ec2: Option<bool>,
+    /// `ecr`.
+    pub ecr: Option<bool>,
+    /// `lambda`.
+    pub lambda: Option<bool>,
+    /// `lambdaCode`.
+    pub lambda_code: Option<bool>,
+}
+
+/// DescribeOrganizationConfiguration (delegated administrator only).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrganizationConfiguration {
+    /// `autoEnable`; `None` when the answer has none.
+    pub auto_enable: Option<AutoEnable>,
+    /// `maxAccountLimitReached`.
+    pub max_account_limit_reached: Option<bool>,
+}
+
+/// `DelegatedAdmin` of GetDelegatedAdminAccount (management account only).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DelegatedAdmin {
+    /// `accountId`.
+    pub account_id: Option<String>,
+    /// `relationshipStatus`.
+    pub relationship_status: Option<String>,
+}
+
 /// The Inspector v2 calls blindspot makes.
 #[async_trait]
 pub trait Inspector2Api: Send + Sync {
@@ -154,4 +214,21 @@ pub trait Inspector2Api: Send + Sync {
     async fn get_ec2_deep_inspection_configuration(
         &self,
     ) -> Result<Ec2DeepInspectionConfiguration, AwsError>;
+
+    /// ListMembers: one page of at most [`LIST_MEMBERS_MAX`]; with
+    /// `only_associated` false, every account of the organisation Inspector
+    /// knows (`onlyAssociated`).
+    async fn list_members(
+        &self,
+        only_associated: bool,
+        next_token: Option<String>,
+    ) -> Result<Page<Member>, AwsError>;
+
+    /// DescribeOrganizationConfiguration.
+    async fn describe_organization_configuration(
+        &self,
+    ) -> Result<OrganizationConfiguration, AwsError>;
+
+    /// GetDelegatedAdminAccount; `None` when the organisation has none.
+    async fn get_delegated_admin_account(&self) -> Result<Option<DelegatedAdmin>, AwsError>;
 }

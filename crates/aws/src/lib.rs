@@ -23,6 +23,7 @@
 //!   (EC2 deep inspection included).
 //! - [`lambda`], [`ecr`]: whether a region has Lambda functions or ECR
 //!   repositories, which weighs a disabled scan type.
+//! - [`organizations`]: the accounts of the organisation (ListAccounts).
 //! - [`paginate`]: the one page walker every listing goes through, with a
 //!   page cap and a repeated-token guard.
 //! - `testing` (feature `testing`): one scripted in-memory fake per port.
@@ -32,6 +33,27 @@ pub mod ecr;
 pub mod error;
 pub mod inspector2;
 pub mod lambda;
+pub mod organizations;
+/// TEMPORARY (issue 10 in progress): removed once the SDK adapter has Organizations.
+#[doc(hidden)]
+pub mod testing_placeholder {
+    /// Answers every call with an error.
+    pub struct NoOrganizations;
+    #[async_trait::async_trait]
+    impl crate::OrganizationsApi for NoOrganizations {
+        async fn list_accounts(
+            &self,
+            _next_token: Option<String>,
+        ) -> Result<crate::Page<crate::organizations::OrgAccount>, crate::AwsError> {
+            Err(crate::AwsError::new(
+                "organizations",
+                "ListAccounts",
+                crate::AwsErrorKind::InvalidRequest,
+                "not yet implemented",
+            ))
+        }
+    }
+}
 pub mod paginate;
 pub mod ssm;
 #[cfg(any(test, feature = "testing"))]
@@ -46,6 +68,7 @@ pub use ecr::EcrApi;
 pub use error::{AwsError, AwsErrorKind};
 pub use inspector2::Inspector2Api;
 pub use lambda::LambdaApi;
+pub use organizations::OrganizationsApi;
 pub use ssm::SsmApi;
 
 /// One page of a paginated list call.
@@ -87,4 +110,6 @@ pub struct AwsClients {
     pub lambda: Arc<dyn LambdaApi>,
     /// ECR (presence of repositories only).
     pub ecr: Arc<dyn EcrApi>,
+    /// Organizations (global; the region only picks the endpoint).
+    pub organizations: Arc<dyn OrganizationsApi>,
 }

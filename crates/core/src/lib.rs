@@ -19,7 +19,7 @@ pub mod schedule;
 pub use finding::{fingerprint, Finding, Severity, SeverityParseError};
 pub use rule::{
     EvalContext, Evaluation, EvaluationStatus, Measurement, MeasurementMeta, NoPeers, PeerError,
-    PeerFindings, PeerRead, Rule, RuleError, RuleMeta, RuleReport, Scope,
+    PeerFindings, PeerRead, Reach, Rule, RuleError, RuleMeta, RuleReport, Scope,
 };
 pub use schedule::{CronSchedule, Schedule, ScheduleError};
 pub mod telemetry;

@@ -60,6 +60,39 @@ pub struct MeasurementMeta {
     pub name: &'static str,
     /// The HELP text: what the number is, in one sentence without a final period.
     pub help: &'static str,
+    /// How `/metrics` folds the regions of one account into one series per
+    /// (rule, account, labels). Per-region series would multiply the
+    /// exposition by the number of regions (17 for an organisation in every
+    /// region), so the rule says what a whole account's value means; the
+    /// per-region values stay in the API's evaluations.
+    pub across_regions: Aggregation,
+}
+
+/// How the values of one measurement in several regions make one value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Aggregation {
+    /// Added up: counts of things, such as resources by reason. An account
+    /// whose sum is 0 exports no series: a zero count says nothing, and
+    /// hundreds of accounts times dozens of label values would spend the
+    /// cardinality budget on it.
+    Sum,
+    /// The largest: the worst of an interval, or "on in any region" of a flag.
+    Max,
+    /// The smallest: the oldest of a timestamp, or "off in any region" of a
+    /// flag.
+    Min,
+}
+
+impl Aggregation {
+    /// The lowercase name used in JSON.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Aggregation::Sum => "sum",
+            Aggregation::Max => "max",
+            Aggregation::Min => "min",
+        }
+    }
 }
 
 /// Static facts about a rule, shown by `blindspot rules` and the API.
@@ -78,6 +111,32 @@ pub struct RuleMeta {
     pub reads: &'static [PeerRead],
     /// The measurements it reports, with their HELP texts.
     pub measurements: &'static [MeasurementMeta],
+    /// Which targets it evaluates.
+    pub reach: Reach,
+}
+
+/// Which targets a rule evaluates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Reach {
+    /// Every (account, region): what each account holds.
+    #[default]
+    Account,
+    /// Only the (account, region) targets that see the whole organisation
+    /// (the account blindspot runs in, when it watches an organisation):
+    /// what shows only at organisation level, such as auto-enable settings
+    /// or accounts Inspector does not know.
+    Organization,
+}
+
+impl Reach {
+    /// The lowercase name used in JSON.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Reach::Account => "account",
+            Reach::Organization => "organization",
+        }
+    }
 }
 
 /// The outcome of one (rule, account, region) evaluation.

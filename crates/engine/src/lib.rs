@@ -13,7 +13,7 @@
 //! - [`scheduler`]: [`Scheduler`], each rule on its own interval until shutdown.
 
 use async_trait::async_trait;
-use blindspot_core::{RuleMeta, Scope};
+use blindspot_core::{Reach, RuleMeta, Scope};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use std::sync::Arc;
@@ -26,6 +26,9 @@ pub use runner::{run_once, RunOptions};
 pub use scheduler::{
     EvaluationHook, Retention, ScheduledRule, Scheduler, SchedulerOptions, SchedulerReport,
 };
+pub use targets::TargetSet;
+
+mod targets;
 
 /// What a target's clients are at one moment: the scope its evaluations are
 /// recorded under, and the clients, or why there are none (e.g. the account's
@@ -68,15 +71,47 @@ impl<C: ?Sized + Send + Sync> ClientSource<C> for Resolved<C> {
 }
 
 /// One (account, region) to evaluate: a [`ClientSource`], asked before each
-/// evaluation.
+/// evaluation, and its [`Reach`]: whether it also sees the organisation.
 pub struct Target<C: ?Sized> {
     source: Arc<dyn ClientSource<C>>,
+    reach: Reach,
 }
 
 impl<C: ?Sized + Send + Sync + 'static> Target<C> {
-    /// A target whose clients come from `source`.
+    /// A target whose clients come from `source`; it sees its own account.
     pub fn new(source: Arc<dyn ClientSource<C>>) -> Self {
-        Target { source }
+        Target {
+            source,
+            reach: Reach::Account,
+        }
+    }
+
+    /// This target also sees the whole organisation (the account blindspot
+    /// runs in, when it watches an organisation): rules of
+    /// [`Reach::Organization`] evaluate it too.
+    #[must_use]
+    pub fn seeing_organization(mut self) -> Self {
+        self.reach = Reach::Organization;
+        self
+    }
+
+    /// Whether a rule of `reach` evaluates this target: an account rule
+    /// evaluates every target, an organisation rule only those that see the
+    /// organisation.
+    pub fn evaluated_by(&self, reach: Reach) -> bool {
+        reach == Reach::Account || self.reach == Reach::Organization
+    }
+
+    /// Whether two targets share one source, which is how the scheduler
+    /// tells a target it has evaluated before from a new one when the set
+    /// changes.
+    pub fn same_source(&self, other: &Target<C>) -> bool {
+        Arc::ptr_eq(&self.source, &other.source)
+    }
+
+    /// An identity of the source, for sets of targets seen before.
+    pub(crate) fn source_id(&self) -> usize {
+        Arc::as_ptr(&self.source).cast::<()>() as usize
     }
 
     /// A target whose clients (or the reason there are none) never change,
@@ -95,6 +130,7 @@ impl<C: ?Sized> Clone for Target<C> {
     fn clone(&self) -> Self {
         Target {
             source: Arc::clone(&self.source),
+            reach: self.reach,
         }
     }
 }

@@ -203,7 +203,9 @@ where
         let timeout = options.timeout_for(rule.meta().id);
         // `buffered` (not `buffer_unordered`) keeps the target order, so the
         // output is stable however the evaluations interleave.
+        let reach = rule.meta().reach;
         let evaluations: Vec<Evaluation> = stream::iter(targets)
+            .filter(|target| futures::future::ready(target.evaluated_by(reach)))
             .map(|target| {
                 let (rule, peers) = (Arc::clone(rule), Arc::clone(&peers));
                 async move { evaluate(rule, &target.resolve().await, peers, timeout).await }

@@ -46,7 +46,7 @@ use tokio::time::MissedTickBehavior;
 use tokio_util::sync::CancellationToken;
 
 use crate::runner::evaluate;
-use crate::{Control, EngineError, RuleSchedule, RuleState, Target};
+use crate::{Control, EngineError, RuleSchedule, RuleState, Target, TargetSet};
 
 /// The longest interval, jitter or grace the scheduler accepts.
 const MAX_DURATION: Duration = Duration::from_secs(366 * 24 * 60 * 60);
@@ -105,6 +105,11 @@ pub struct SchedulerOptions {
     /// `concurrency`); `None` means all of them when one rule is scheduled,
     /// else half of `concurrency`, at least 1.
     pub per_rule_concurrency: Option<usize>,
+    /// Evaluations of one account that may run at once, across all rules and
+    /// regions (at least 1; more than `concurrency` means `concurrency`);
+    /// `None` means half of `concurrency`, at least 1. An account that answers slowly (throttled, far away) then
+    /// never holds every permit while the other accounts wait.
+    pub per_account_concurrency: Option<usize>,
     /// The most random delay added after each interval tick, so rules and
     /// replicas do not hit the AWS APIs in lockstep.
     pub jitter: Duration,
@@ -121,6 +126,7 @@ impl Default for SchedulerOptions {
         SchedulerOptions {
             concurrency: 4,
             per_rule_concurrency: None,
+            per_account_concurrency: None,
             jitter: Duration::from_secs(10),
             shutdown_grace: Duration::from_secs(30),
             retention: Some(Retention::default()),
@@ -134,6 +140,7 @@ impl fmt::Debug for SchedulerOptions {
         f.debug_struct("SchedulerOptions")
             .field("concurrency", &self.concurrency)
             .field("per_rule_concurrency", &self.per_rule_concurrency)
+            .field("per_account_concurrency", &self.per_account_concurrency)
             .field("jitter", &self.jitter)
             .field("shutdown_grace", &self.shutdown_grace)
             .field("retention", &self.retention)
@@ -212,11 +219,18 @@ impl Control for ControlHandle {
 
 /// Everything an activation needs, shared by all rule tasks.
 struct Runtime<C: ?Sized> {
-    targets: Vec<Target<C>>,
+    targets: TargetSet<C>,
     store: Arc<dyn Store>,
     permits: Semaphore,
     /// The most of `permits` one rule may hold.
     per_rule: usize,
+    /// The most of `permits` one account may hold.
+    per_account: usize,
+    /// The size of `permits`.
+    permits_total: usize,
+    /// Each account's share of `permits`, by the account ID its evaluations
+    /// are recorded under.
+    accounts: Mutex<HashMap<String, Arc<Semaphore>>>,
     stop: CancellationToken,
     hook: Option<EvaluationHook>,
     jitter: Duration,
@@ -239,10 +253,11 @@ where
     /// timeouts, and a concurrency or per-rule concurrency out of range.
     pub fn new(
         rules: Vec<ScheduledRule<C>>,
-        targets: Vec<Target<C>>,
+        targets: impl Into<TargetSet<C>>,
         store: Arc<dyn Store>,
         options: SchedulerOptions,
     ) -> Result<Self, EngineError> {
+        let targets = targets.into();
         let mut seen = HashSet::new();
         for r in &rules {
             let id = r.rule.meta().id;
@@ -279,6 +294,16 @@ where
                     options.concurrency
                 )))
             }
+        };
+        // A share larger than the whole is the whole.
+        let per_account = match options.per_account_concurrency {
+            None => (options.concurrency / 2).max(1),
+            Some(0) => {
+                return Err(EngineError::InvalidConfig(
+                    "per-account concurrency must be at least 1".to_owned(),
+                ))
+            }
+            Some(n) => n.min(options.concurrency),
         };
         // Timer arithmetic (`now + interval`) panics on overflow; no real
         // schedule comes near a year.
@@ -342,6 +367,9 @@ where
             store,
             permits: Semaphore::new(options.concurrency),
             per_rule,
+            per_account,
+            permits_total: options.concurrency,
+            accounts: Mutex::new(HashMap::new()),
             stop: CancellationToken::new(),
             hook: options.on_evaluation,
             jitter: options.jitter,
@@ -446,6 +474,10 @@ where
     };
     // This rule's share of the shared permits, held across its activations.
     let slots = Semaphore::new(rt.per_rule);
+    // The targets this rule has been given so far; one that appears later
+    // (an account that joined) is evaluated at once, not at the next tick.
+    let mut changes = Some(rt.targets.subscribe());
+    let mut known: HashSet<usize> = rt.targets.current().iter().map(Target::source_id).collect();
     let mut interval = tokio::time::interval(schedule.interval);
     interval.set_missed_tick_behavior(MissedTickBehavior::Delay);
     // The first tick completes at once: every rule runs at start-up, spread
@@ -459,6 +491,22 @@ where
             _ = rt.stop.cancelled() => break,
             _ = wake.notified() => true,
             _ = interval.tick() => false,
+            changed = next_change(&mut changes) => {
+                let Some(current) = changed else {
+                    continue;
+                };
+                let new: Vec<Target<C>> = current
+                    .iter()
+                    .filter(|t| !known.contains(&t.source_id()))
+                    .cloned()
+                    .collect();
+                known = current.iter().map(Target::source_id).collect();
+                if !new.is_empty() {
+                    tracing::info!(rule = id, targets = new.len(), "evaluating new targets");
+                    evaluate_targets(&rule, schedule, &new, &slots, &rt).await;
+                }
+                continue;
+            }
         };
         // "Run now" means now; only timer ticks are jittered. A wake-up during
         // the jitter cuts it short.
@@ -475,7 +523,10 @@ where
         // back-to-back run. One that arrives during the activation still
         // counts, because it may ask about a state the activation missed.
         let _ = wake.notified().now_or_never();
-        activate(index, &rule, schedule, &slots, &rt).await;
+        let evaluated = activate(index, &rule, schedule, &slots, &rt).await;
+        // A target that appeared during the activation is still new to this
+        // rule, and the change it came with wakes the loop again.
+        known = evaluated.iter().map(Target::source_id).collect();
         if rt.stop.is_cancelled() {
             break;
         }
@@ -493,7 +544,8 @@ async fn activate<C>(
     schedule: RuleSchedule,
     slots: &Semaphore,
     rt: &Runtime<C>,
-) where
+) -> Arc<Vec<Target<C>>>
+where
     C: ?Sized + Send + Sync + 'static,
 {
     let id = rule.meta().id;
@@ -504,49 +556,110 @@ async fn activate<C>(
         s.next_run = None;
     });
     tracing::debug!(rule = id, "activation started");
-    let evaluations = rt.targets.iter().map(|target| async move {
-        // The clients first, holding no permit: resolving an account may wait
-        // for STS, and a source that is backing off answers at once.
-        let target = tokio::select! {
-            biased;
-            _ = rt.stop.cancelled() => return,
-            resolved = target.resolve() => resolved,
-        };
-        // This rule's slot, then a shared one: the rule queues for the shared
-        // semaphore with at most its share, so other rules' evaluations wait
-        // behind at most that many of its own.
-        let Ok(slot) = slots.acquire().await else {
-            return;
-        };
-        let Ok(permit) = rt.permits.acquire().await else {
-            return;
-        };
-        // Shutdown may have begun while this target waited for a permit.
-        if rt.stop.is_cancelled() {
-            return;
-        }
-        rt.shared.in_flight.fetch_add(1, Ordering::SeqCst);
-        let evaluation = match peer_snapshot(rt, rule.meta().reads, &target.scope).await {
-            Ok(peers) => evaluate(Arc::clone(rule), &target, peers, schedule.timeout).await,
-            // Judging without the findings it reads could resolve what it
-            // cannot see: the evaluation is an error, and resolves nothing.
-            Err(err) => {
-                let now = Utc::now();
-                Evaluation::from_result(id, &target.scope, now, now, Err(err.into()))
-            }
-        };
-        // The shared permit first, so it goes to whoever waited longest.
-        drop(permit);
-        drop(slot);
-        record(rt, evaluation).await;
-        rt.shared.in_flight.fetch_sub(1, Ordering::SeqCst);
-    });
-    futures::future::join_all(evaluations).await;
+    let targets = rt.targets.current();
+    evaluate_targets(rule, schedule, &targets, slots, rt).await;
     rt.shared.update(index, |s| {
         s.running = false;
         s.last_finished = Some(Utc::now());
     });
     tracing::debug!(rule = id, "activation finished");
+    targets
+}
+
+/// The next version of the target set, once it changes; `None` once, when
+/// its owner is gone, after which the set never changes again.
+async fn next_change<C: ?Sized>(
+    changes: &mut Option<tokio::sync::watch::Receiver<Arc<Vec<Target<C>>>>>,
+) -> Option<Arc<Vec<Target<C>>>> {
+    let rx = match changes {
+        Some(rx) => rx,
+        None => return std::future::pending().await,
+    };
+    if rx.changed().await.is_err() {
+        *changes = None;
+        return None;
+    }
+    let current = Arc::clone(&rx.borrow_and_update());
+    Some(current)
+}
+
+/// The permits of one account, created when it is first seen.
+fn account_slots<C: ?Sized>(rt: &Runtime<C>, account: &str) -> Arc<Semaphore> {
+    let mut accounts = rt.accounts.lock().unwrap_or_else(|e| e.into_inner());
+    Arc::clone(
+        accounts
+            .entry(account.to_owned())
+            .or_insert_with(|| Arc::new(Semaphore::new(rt.per_account))),
+    )
+}
+
+/// Evaluates one rule over `targets` (those its reach covers) and records
+/// each evaluation.
+async fn evaluate_targets<C>(
+    rule: &Arc<dyn Rule<C>>,
+    schedule: RuleSchedule,
+    targets: &[Target<C>],
+    slots: &Semaphore,
+    rt: &Runtime<C>,
+) where
+    C: ?Sized + Send + Sync + 'static,
+{
+    let id = rule.meta().id;
+    let reach = rule.meta().reach;
+    let evaluations = targets
+        .iter()
+        .filter(|t| t.evaluated_by(reach))
+        .map(|target| async move {
+            // The clients first, holding no permit: resolving an account may wait
+            // for STS, and a source that is backing off answers at once.
+            let target = tokio::select! {
+                biased;
+                _ = rt.stop.cancelled() => return,
+                resolved = target.resolve() => resolved,
+            };
+            // The account's slot first: one slow account queues behind its own
+            // share, holding no slot of the rule's while it waits. (When an
+            // account may hold every permit there is nothing to wait for.)
+            let account = (rt.per_account < rt.permits_total)
+                .then(|| account_slots(rt, &target.scope.account));
+            let account_slot = match &account {
+                Some(account) => match account.acquire().await {
+                    Ok(slot) => Some(slot),
+                    Err(_) => return,
+                },
+                None => None,
+            };
+            // Then this rule's slot, then a shared one: the rule queues for the
+            // shared semaphore with at most its share, so other rules'
+            // evaluations wait behind at most that many of its own.
+            let Ok(slot) = slots.acquire().await else {
+                return;
+            };
+            let Ok(permit) = rt.permits.acquire().await else {
+                return;
+            };
+            // Shutdown may have begun while this target waited for a permit.
+            if rt.stop.is_cancelled() {
+                return;
+            }
+            rt.shared.in_flight.fetch_add(1, Ordering::SeqCst);
+            let evaluation = match peer_snapshot(rt, rule.meta().reads, &target.scope).await {
+                Ok(peers) => evaluate(Arc::clone(rule), &target, peers, schedule.timeout).await,
+                // Judging without the findings it reads could resolve what it
+                // cannot see: the evaluation is an error, and resolves nothing.
+                Err(err) => {
+                    let now = Utc::now();
+                    Evaluation::from_result(id, &target.scope, now, now, Err(err.into()))
+                }
+            };
+            // The shared permit first, so it goes to whoever waited longest.
+            drop(permit);
+            drop(account_slot);
+            drop(slot);
+            record(rt, evaluation).await;
+            rt.shared.in_flight.fetch_sub(1, Ordering::SeqCst);
+        });
+    futures::future::join_all(evaluations).await;
 }
 
 /// Writes one evaluation on a blocking thread (one transaction) and tells the hook.

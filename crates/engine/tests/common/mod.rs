@@ -80,6 +80,7 @@ impl Fake {
                 summary: "a fake rule",
                 reads,
                 measurements: &[],
+                reach: blindspot_core::Reach::Account,
             },
             script: Box::new(script),
             peer,
@@ -87,6 +88,18 @@ impl Fake {
             running: AtomicUsize::new(0),
             max_running: AtomicUsize::new(0),
         })
+    }
+
+    /// The same rule, evaluating only targets that see the organisation.
+    pub fn organization(
+        id: &'static str,
+        script: impl Fn(&Scope, usize) -> Step + Send + Sync + 'static,
+    ) -> Arc<Fake> {
+        let mut fake = Self::reading(id, None, false, script);
+        if let Some(fake) = Arc::get_mut(&mut fake) {
+            fake.meta.reach = blindspot_core::Reach::Organization;
+        }
+        fake
     }
 
     pub fn calls(&self) -> Vec<Call> {
@@ -258,6 +271,9 @@ pub fn quiet_options(concurrency: usize) -> blindspot_engine::SchedulerOptions {
     blindspot_engine::SchedulerOptions {
         concurrency,
         per_rule_concurrency: None,
+        // The tests' targets share one account; the per-account share has
+        // its own test.
+        per_account_concurrency: Some(concurrency),
         jitter: Duration::ZERO,
         shutdown_grace: secs(30),
         retention: None,
