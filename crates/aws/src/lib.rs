@@ -23,37 +23,20 @@
 //!   (EC2 deep inspection included).
 //! - [`lambda`], [`ecr`]: whether a region has Lambda functions or ECR
 //!   repositories, which weighs a disabled scan type.
+//! - [`delegated`]: members' statuses read through the delegated
+//!   administrator, batched, with the member's own call as the fallback.
 //! - [`organizations`]: the accounts of the organisation (ListAccounts).
 //! - [`paginate`]: the one page walker every listing goes through, with a
 //!   page cap and a repeated-token guard.
 //! - `testing` (feature `testing`): one scripted in-memory fake per port.
 
 pub mod classic;
+pub mod delegated;
 pub mod ecr;
 pub mod error;
 pub mod inspector2;
 pub mod lambda;
 pub mod organizations;
-/// TEMPORARY (issue 10 in progress): removed once the SDK adapter has Organizations.
-#[doc(hidden)]
-pub mod testing_placeholder {
-    /// Answers every call with an error.
-    pub struct NoOrganizations;
-    #[async_trait::async_trait]
-    impl crate::OrganizationsApi for NoOrganizations {
-        async fn list_accounts(
-            &self,
-            _next_token: Option<String>,
-        ) -> Result<crate::Page<crate::organizations::OrgAccount>, crate::AwsError> {
-            Err(crate::AwsError::new(
-                "organizations",
-                "ListAccounts",
-                crate::AwsErrorKind::InvalidRequest,
-                "not yet implemented",
-            ))
-        }
-    }
-}
 pub mod paginate;
 pub mod ssm;
 #[cfg(any(test, feature = "testing"))]

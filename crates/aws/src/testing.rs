@@ -22,17 +22,19 @@ use crate::classic::{
 };
 use crate::ecr::DESCRIBE_REPOSITORIES_MAX;
 use crate::inspector2::{
-    AccountStatus, AccountStatusBatch, CoverageFilter, CoveredResource,
-    Ec2DeepInspectionConfiguration, FailedAccount, Inspector2Configuration, StringFilter,
-    LIST_COVERAGE_MAX,
+    AccountStatus, AccountStatusBatch, CoverageFilter, CoveredResource, DelegatedAdmin,
+    Ec2DeepInspectionConfiguration, FailedAccount, Inspector2Configuration, Member,
+    OrganizationConfiguration, StringFilter, BATCH_GET_ACCOUNT_STATUS_MAX, LIST_COVERAGE_MAX,
+    LIST_MEMBERS_MAX,
 };
 use crate::lambda::LIST_FUNCTIONS_MAX;
+use crate::organizations::{OrgAccount, LIST_ACCOUNTS_MAX};
 use crate::ssm::{
     Association, AssociationExecution, AssociationFilter, ManagedInstance, LIST_ASSOCIATIONS_MAX,
 };
 use crate::{
     AwsClients, AwsError, AwsErrorKind, EcrApi, Inspector2Api, InspectorClassicApi, LambdaApi,
-    Page, SsmApi,
+    OrganizationsApi, Page, SsmApi,
 };
 
 /// A recorded call: the operation and its main argument (a token, an ID...).
@@ -398,7 +400,14 @@ pub struct FakeInspector2 {
     pub configuration: Inspector2Configuration,
     /// What GetEc2DeepInspectionConfiguration returns.
     pub deep_inspection: Ec2DeepInspectionConfiguration,
-    /// Items per ListCoverage page; 0 means the API's maximum.
+    /// The members ListMembers lists (with `onlyAssociated`, those whose
+    /// relationship is `ENABLED`).
+    pub members: Vec<Member>,
+    /// What DescribeOrganizationConfiguration returns.
+    pub organization_configuration: OrganizationConfiguration,
+    /// What GetDelegatedAdminAccount returns.
+    pub delegated_admin: Option<DelegatedAdmin>,
+    /// Items per ListCoverage and ListMembers page; 0 means the API's maximum.
     pub page_size: usize,
     /// Scripted failures and the call log.
     pub script: Script,
@@ -422,6 +431,14 @@ impl Inspector2Api for FakeInspector2 {
     ) -> Result<AccountStatusBatch, AwsError> {
         const OP: &str = "BatchGetAccountStatus";
         self.script.enter(OP, account_ids.join(","))?;
+        if account_ids.len() > BATCH_GET_ACCOUNT_STATUS_MAX {
+            return Err(too_many(
+                "inspector2",
+                OP,
+                account_ids.len(),
+                BATCH_GET_ACCOUNT_STATUS_MAX,
+            ));
+        }
         let wanted = |id: &String| account_ids.is_empty() || account_ids.contains(id);
         Ok(AccountStatusBatch {
             accounts: self
@@ -455,6 +472,7 @@ impl Inspector2Api for FakeInspector2 {
                     && passes(&filter.scan_status_reason, r.reason.as_deref())
                     && passes(&filter.resource_type, Some(&r.resource_type))
                     && passes(&filter.resource_id, Some(&r.resource_id))
+                    && passes(&filter.account_id, Some(&r.account_id))
             })
             .cloned()
             .collect();
@@ -474,6 +492,63 @@ impl Inspector2Api for FakeInspector2 {
         const OP: &str = "GetEc2DeepInspectionConfiguration";
         self.script.enter(OP, "")?;
         Ok(self.deep_inspection.clone())
+    }
+
+    async fn list_members(
+        &self,
+        only_associated: bool,
+        next_token: Option<String>,
+    ) -> Result<Page<Member>, AwsError> {
+        const OP: &str = "ListMembers";
+        self.script
+            .enter(OP, next_token.clone().unwrap_or_default())?;
+        let members: Vec<Member> = self
+            .members
+            .iter()
+            .filter(|m| !only_associated || m.relationship_status.as_deref() == Some("ENABLED"))
+            .cloned()
+            .collect();
+        let size = page_size(self.page_size, LIST_MEMBERS_MAX as usize);
+        page("inspector2", OP, &members, next_token, size)
+    }
+
+    async fn describe_organization_configuration(
+        &self,
+    ) -> Result<OrganizationConfiguration, AwsError> {
+        const OP: &str = "DescribeOrganizationConfiguration";
+        self.script.enter(OP, "")?;
+        Ok(self.organization_configuration.clone())
+    }
+
+    async fn get_delegated_admin_account(&self) -> Result<Option<DelegatedAdmin>, AwsError> {
+        const OP: &str = "GetDelegatedAdminAccount";
+        self.script.enter(OP, "")?;
+        Ok(self.delegated_admin.clone())
+    }
+}
+
+/// A fake organisation: its accounts, in listing order.
+#[derive(Debug, Default)]
+pub struct FakeOrganizations {
+    /// The accounts ListAccounts lists.
+    pub accounts: Vec<OrgAccount>,
+    /// Items per page; 0 means the API's maximum.
+    pub page_size: usize,
+    /// Scripted failures and the call log.
+    pub script: Script,
+}
+
+#[async_trait]
+impl OrganizationsApi for FakeOrganizations {
+    async fn list_accounts(
+        &self,
+        next_token: Option<String>,
+    ) -> Result<Page<OrgAccount>, AwsError> {
+        const OP: &str = "ListAccounts";
+        self.script
+            .enter(OP, next_token.clone().unwrap_or_default())?;
+        let size = page_size(self.page_size, LIST_ACCOUNTS_MAX as usize);
+        page("organizations", OP, &self.accounts, next_token, size)
     }
 }
 
@@ -554,6 +629,8 @@ pub struct Fakes {
     pub lambda: Arc<FakeLambda>,
     /// ECR.
     pub ecr: Arc<FakeEcr>,
+    /// Organizations.
+    pub organizations: Arc<FakeOrganizations>,
 }
 
 impl Fakes {
@@ -565,6 +642,7 @@ impl Fakes {
             inspector2: self.inspector2.clone(),
             lambda: self.lambda.clone(),
             ecr: self.ecr.clone(),
+            organizations: self.organizations.clone(),
         }
     }
 }

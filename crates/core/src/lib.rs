@@ -18,8 +18,8 @@ pub mod schedule;
 
 pub use finding::{fingerprint, Finding, Severity, SeverityParseError};
 pub use rule::{
-    EvalContext, Evaluation, EvaluationStatus, Measurement, MeasurementMeta, NoPeers, PeerError,
-    PeerFindings, PeerRead, Reach, Rule, RuleError, RuleMeta, RuleReport, Scope,
+    Aggregation, EvalContext, Evaluation, EvaluationStatus, Measurement, MeasurementMeta, NoPeers,
+    PeerError, PeerFindings, PeerRead, Reach, Rule, RuleError, RuleMeta, RuleReport, Scope,
 };
 pub use schedule::{CronSchedule, Schedule, ScheduleError};
 pub mod telemetry;

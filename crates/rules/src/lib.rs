@@ -25,11 +25,14 @@
 //! - [`exclusions`]: `inspector-exclusions` (Conformity Inspector-003).
 //! - [`associations`]: `inspector2-associations`, the State Manager associations.
 //! - [`coverage`]: `inspector2-coverage`, enablement and per-resource coverage.
+//! - [`organization`]: `inspector2-organization`, the delegated administrator,
+//!   membership and auto-enable of the organisation.
 //! - [`text`]: wording shared by the rules' findings (durations).
 
 pub mod associations;
 pub mod coverage;
 pub mod exclusions;
+pub mod organization;
 #[cfg(test)]
 mod test_support;
 pub mod text;
@@ -258,4 +261,5 @@ registry! {
     exclusions::Exclusions,
     associations::Associations,
     coverage::Coverage,
+    organization::Organization,
 }

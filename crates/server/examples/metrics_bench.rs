@@ -15,7 +15,7 @@ use blindspot_core::{
     CallCounter, Evaluation, EvaluationStatus, Finding, RuleMeta, Scope, Severity,
 };
 use blindspot_engine::{Control, EngineError, RuleSchedule, RuleState};
-use blindspot_server::{AppState, EvaluationCounter};
+use blindspot_server::{AccountNames, AppState, EvaluationCounter};
 use blindspot_store::{SqliteStore, Store};
 use chrono::{TimeDelta, Utc};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -39,6 +39,7 @@ impl Control for OneRule {
                 summary: "a benchmark rule",
                 reads: &[],
                 measurements: &[],
+                reach: blindspot_core::Reach::Account,
             },
             schedule: RuleSchedule {
                 interval: Duration::from_secs(900),
@@ -182,6 +183,7 @@ async fn main() {
         calls: CallCounter::default(),
         evaluations: EvaluationCounter::default(),
         api_token: None,
+        accounts: AccountNames::new(),
         version: "bench",
         commit: "bench",
         build_date: "bench",

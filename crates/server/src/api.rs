@@ -4,6 +4,7 @@
 //! disk never stalls the async workers that answer `/healthz`. A failed store
 //! call is counted in [`StoreErrorCounter`] (exported by `/metrics`).
 
+use crate::accounts::name_in;
 use crate::auth::require_token;
 use crate::error::ApiError;
 use crate::metrics;
@@ -21,6 +22,7 @@ use blindspot_store::{
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
+use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 /// The default and maximum page sizes of list endpoints.
@@ -173,12 +175,24 @@ pub(crate) async fn metrics(
         commit: state.commit.to_owned(),
         build_date: state.build_date.to_owned(),
         rule_ids: rules.iter().map(|r| r.meta.id.to_owned()).collect(),
-        // Rules declare their measurements' HELP texts; the server names no rule.
-        measurement_help: rules
+        // Rules declare their measurements' HELP texts and how their regions
+        // fold into one value per account; the server names no rule. The
+        // first declaration of a name wins.
+        measurements: rules
             .iter()
             .flat_map(|r| r.meta.measurements)
-            .map(|m| (metrics::sanitize_metric_name(m.name), m.help.to_owned()))
+            .rev()
+            .map(|m| {
+                (
+                    metrics::sanitize_metric_name(m.name),
+                    metrics::MeasurementInfo {
+                        help: m.help.to_owned(),
+                        across_regions: m.across_regions,
+                    },
+                )
+            })
             .collect(),
+        account_names: state.accounts.snapshot(),
         store,
         scrape_seconds,
         evaluations: state.evaluations.snapshot(),
@@ -351,6 +365,44 @@ fn parse_cursor(value: Option<String>) -> Result<Option<String>, ApiError> {
         .transpose()
 }
 
+/// A value the API returns with `account_name` beside its `account`: names
+/// live in the binary's [`crate::AccountNames`], not in the store, so they
+/// are added as the answer is written.
+#[derive(Debug, Serialize)]
+struct Named<T> {
+    #[serde(flatten)]
+    inner: T,
+    /// The account's name; null when the directory does not know it.
+    account_name: Option<String>,
+}
+
+fn named<T>(names: &BTreeMap<String, String>, account: &str, inner: T) -> Named<T> {
+    Named {
+        account_name: name_in(names, account),
+        inner,
+    }
+}
+
+fn named_evaluations(
+    names: &BTreeMap<String, String>,
+    evaluations: Vec<EvaluationRecord>,
+) -> Vec<Named<EvaluationRecord>> {
+    evaluations
+        .into_iter()
+        .map(|e| {
+            let account = e.scope.account.clone();
+            named(names, &account, e)
+        })
+        .collect()
+}
+
+/// `GET /api/v1/findings`: a page of findings, each with its account name.
+#[derive(Debug, Serialize)]
+struct NamedFindingPage {
+    findings: Vec<Named<StoredFinding>>,
+    next_cursor: Option<String>,
+}
+
 pub(crate) async fn list_findings(
     State(state): State<AppState>,
     params: Result<Query<FindingsParams>, QueryRejection>,
@@ -366,7 +418,20 @@ pub(crate) async fn list_findings(
         cursor: parse_cursor(params.cursor)?,
     };
     let page = with_store(&state, move |s| s.findings(&query)).await?;
-    Ok(Json(page).into_response())
+    let names = state.accounts.snapshot();
+    let findings = page
+        .findings
+        .into_iter()
+        .map(|f| {
+            let account = f.finding.account.clone();
+            named(&names, &account, f)
+        })
+        .collect();
+    Ok(Json(NamedFindingPage {
+        findings,
+        next_cursor: page.next_cursor,
+    })
+    .into_response())
 }
 
 /// `GET /api/v1/findings/{id}`: the finding with its lifecycle history.
@@ -374,6 +439,8 @@ pub(crate) async fn list_findings(
 pub(crate) struct FindingDetail {
     #[serde(flatten)]
     finding: StoredFinding,
+    /// The account's name; null when unknown.
+    account_name: Option<String>,
     /// Opened, resolved, withdrawn and reopened, oldest first.
     history: Vec<FindingEvent>,
 }
@@ -395,11 +462,15 @@ pub(crate) async fn get_finding(
             return Ok(None);
         };
         let history = s.finding_history(&lookup)?;
-        Ok(Some(FindingDetail { finding, history }))
+        Ok(Some((finding, history)))
     })
     .await?;
     match found {
-        Some(detail) => Ok(Json(detail)),
+        Some((finding, history)) => Ok(Json(FindingDetail {
+            account_name: state.accounts.get(&finding.finding.account),
+            finding,
+            history,
+        })),
         None => Err(ApiError::NotFound(format!("no finding with ID `{id}`"))),
     }
 }
@@ -418,8 +489,41 @@ struct RuleView {
     last_started: Option<DateTime<Utc>>,
     last_finished: Option<DateTime<Utc>>,
     next_run: Option<DateTime<Utc>>,
-    /// The latest evaluation per (account, region).
-    evaluations: Vec<EvaluationRecord>,
+    /// Its (account, region) scopes by the status of their latest evaluation.
+    scopes: ScopeCounts,
+    /// The latest evaluation per (account, region): all, or only those that
+    /// are not `ok`, or none (`?evaluations=`).
+    evaluations: Vec<Named<EvaluationRecord>>,
+}
+
+/// Query of `GET /api/v1/rules`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RulesParams {
+    evaluations: Option<String>,
+}
+
+/// Which latest evaluations `GET /api/v1/rules` lists. An organisation has
+/// thousands of scopes per rule (300 accounts × 17 regions), whose latest
+/// evaluations with their measurements are tens of megabytes: the dashboard
+/// asks for the `problems` only and takes the rest as counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Listed {
+    All,
+    Problems,
+    None,
+}
+
+fn parse_listed(value: Option<String>) -> Result<Listed, ApiError> {
+    match present(value).as_deref() {
+        None | Some("all") => Ok(Listed::All),
+        Some("problems") => Ok(Listed::Problems),
+        Some("none") => Ok(Listed::None),
+        Some(_) => Err(ApiError::invalid(
+            "evaluations",
+            "must be one of all, problems, none",
+        )),
+    }
 }
 
 fn rule_status(state: &RuleState, latest: &[EvaluationRecord]) -> &'static str {
@@ -439,21 +543,39 @@ fn rule_status(state: &RuleState, latest: &[EvaluationRecord]) -> &'static str {
 
 pub(crate) async fn list_rules(
     State(state): State<AppState>,
+    params: Result<Query<RulesParams>, QueryRejection>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
+    let Query(params) = params?;
+    let listed = parse_listed(params.evaluations)?;
     let latest = with_store(&state, |s| s.latest_evaluations()).await?;
+    let names = state.accounts.snapshot();
+    let mut latest_by_rule: BTreeMap<String, Vec<EvaluationRecord>> = BTreeMap::new();
+    for evaluation in latest {
+        latest_by_rule
+            .entry(evaluation.rule.clone())
+            .or_default()
+            .push(evaluation);
+    }
     let rules: Vec<RuleView> = state
         .control
         .rules()
         .into_iter()
         .map(|rule| {
-            let mut evaluations: Vec<EvaluationRecord> = latest
-                .iter()
-                .filter(|e| e.rule == rule.meta.id)
-                .cloned()
-                .collect();
+            let mut evaluations = latest_by_rule.remove(rule.meta.id).unwrap_or_default();
             evaluations.sort_by(|a, b| a.scope.cmp(&b.scope));
+            let status = rule_status(&rule, &evaluations);
+            let mut scopes = ScopeCounts::default();
+            for e in &evaluations {
+                scopes.add(e.status);
+            }
+            evaluations.retain(|e| match listed {
+                Listed::All => true,
+                Listed::Problems => e.status != EvaluationStatus::Ok,
+                Listed::None => false,
+            });
             RuleView {
-                status: rule_status(&rule, &evaluations),
+                status,
+                scopes,
                 interval_seconds: rule.schedule.interval.as_secs(),
                 timeout_seconds: rule.schedule.timeout.as_secs(),
                 running: rule.running,
@@ -461,7 +583,7 @@ pub(crate) async fn list_rules(
                 last_finished: rule.last_finished,
                 next_run: rule.next_run,
                 meta: rule.meta,
-                evaluations,
+                evaluations: named_evaluations(&names, evaluations),
             }
         })
         .collect();
@@ -484,7 +606,92 @@ pub(crate) async fn list_evaluations(
     let rule = parse_rule("rule", params.rule)?;
     let limit = parse_limit(params.limit, DEFAULT_EVALUATIONS_LIMIT)?;
     let evaluations = with_store(&state, move |s| s.evaluations(rule.as_deref(), limit)).await?;
+    let evaluations = named_evaluations(&state.accounts.snapshot(), evaluations);
     Ok(Json(json!({ "evaluations": evaluations })))
+}
+
+/// Scopes by the status of their latest evaluation.
+#[derive(Debug, Default, Serialize)]
+struct ScopeCounts {
+    total: u64,
+    ok: u64,
+    error: u64,
+    unavailable: u64,
+}
+
+impl ScopeCounts {
+    fn add(&mut self, status: EvaluationStatus) {
+        self.total += 1;
+        match status {
+            EvaluationStatus::Ok => self.ok += 1,
+            EvaluationStatus::Error => self.error += 1,
+            EvaluationStatus::Unavailable => self.unavailable += 1,
+        }
+    }
+}
+
+/// One account in `GET /api/v1/accounts`.
+#[derive(Debug, Serialize)]
+struct AccountView {
+    account: String,
+    account_name: Option<String>,
+    /// `pending` (nothing evaluated yet), `ok`, `degraded` (some scope
+    /// unavailable) or `error` (some scope failed), as for rules.
+    status: &'static str,
+    /// Its (rule, region) scopes by latest status.
+    scopes: ScopeCounts,
+    /// Open findings by severity, all five, over every rule and region.
+    open_findings: BTreeMap<&'static str, u64>,
+}
+
+/// `GET /api/v1/accounts`: every account the directory names or the store
+/// has evaluated, with its name, health and open findings. Two whole-table
+/// reads (scope health and open counts), both small beside the findings.
+pub(crate) async fn list_accounts(
+    State(state): State<AppState>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let (health, counts) =
+        with_store(&state, |s| Ok((s.scope_health()?, s.open_counts()?))).await?;
+    let names = state.accounts.snapshot();
+    let mut accounts: BTreeMap<String, AccountView> = BTreeMap::new();
+    let view = |account: &str| AccountView {
+        account: account.to_owned(),
+        account_name: name_in(&names, account),
+        status: "pending",
+        scopes: ScopeCounts::default(),
+        open_findings: Severity::ALL.iter().map(|s| (s.as_str(), 0)).collect(),
+    };
+    for account in names.keys() {
+        accounts.insert(account.clone(), view(account));
+    }
+    for h in &health {
+        let entry = accounts
+            .entry(h.scope.account.clone())
+            .or_insert_with(|| view(&h.scope.account));
+        entry.scopes.add(h.status);
+    }
+    for (_, severity, scope, n) in &counts {
+        let entry = accounts
+            .entry(scope.account.clone())
+            .or_insert_with(|| view(&scope.account));
+        *entry.open_findings.entry(severity.as_str()).or_default() += n;
+    }
+    let accounts: Vec<AccountView> = accounts
+        .into_values()
+        .map(|mut a| {
+            a.status = if a.scopes.error > 0 {
+                "error"
+            } else if a.scopes.unavailable > 0 {
+                "degraded"
+            } else if a.scopes.total == 0 {
+                "pending"
+            } else {
+                "ok"
+            };
+            a
+        })
+        .collect();
+    Ok(Json(json!({ "accounts": accounts })))
 }
 
 pub(crate) async fn run_rule(

@@ -16,6 +16,8 @@
 //! # Layout
 //! - [`ServerConfig`], [`AppState`], [`app`], [`serve`]: the entry points the
 //!   binary calls.
+//! - [`AccountNames`] (`accounts`): the directory of account names the binary
+//!   feeds and the API, dashboard and `blindspot_account_info` read.
 //! - `host`: the Host allow-list against DNS rebinding (421 otherwise).
 //! - `routes`: the route table; the OpenAPI test reads it, so the document
 //!   (`docs/openapi.json`) and the router cannot drift apart.
@@ -29,6 +31,7 @@
 //!   [`StoreErrorCounter`] it carries.
 //! - `dashboard.html`: the self-contained dashboard, embedded at compile time.
 
+mod accounts;
 mod api;
 mod auth;
 mod error;
@@ -55,6 +58,7 @@ use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
+pub use accounts::AccountNames;
 pub use error::{ApiError, ErrorBody, ErrorDetail};
 pub use host::{check_allowed_host, InvalidAllowedHost};
 pub use metrics::{EvaluationCounter, StoreErrorCounter};
@@ -162,6 +166,10 @@ pub struct AppState {
     pub evaluations: EvaluationCounter,
     /// The bearer token for `POST` endpoints; `None` or empty disables them.
     pub api_token: Option<String>,
+    /// Account names by ID, fed by the binary as it discovers and resolves
+    /// accounts; shown beside every account ID in the API and the dashboard
+    /// and exported as `blindspot_account_info{account,name}`.
+    pub accounts: AccountNames,
     /// The daemon's version, exported as `blindspot_build_info{version}`.
     pub version: &'static str,
     /// The git commit it was built from (`unknown` outside a git checkout),

@@ -5,32 +5,46 @@
 //! account and region) rather than kept in long-lived gauges. The store is the
 //! source of truth and survives restarts, so a restarted daemon exports the
 //! same gauges before its first evaluation, and there is no second copy that
-//! could drift from what the API shows. Status, duration, last success and
-//! consecutive failures come from the store's scope health, which retention
-//! never prunes: a scope that has failed for weeks still exports when it last
-//! succeeded, and one that never did still exports its status and failures.
-//! A scrape costs a handful of indexed queries.
+//! could drift from what the API shows. Status and last success come from the
+//! store's scope health, which retention never prunes: a scope that has
+//! failed for weeks still exports when it last succeeded, and one that never
+//! did still exports its status. A scrape costs a handful of indexed queries.
+//!
+//! # Cardinality
+//!
+//! An organisation of 300 accounts in 17 regions has about 15k (rule,
+//! account, region) scopes, and the exposition must stay under 50k series
+//! (docs/dashboard.md has the arithmetic). So only what an alert must see
+//! per region is exported per scope: one `blindspot_evaluation_status` series
+//! (its `status` label is the latest status) and the last success. Findings,
+//! duration and consecutive failures are per (rule, account), folded over
+//! regions; findings also per (rule, region), folded over accounts; rule
+//! measurements per (rule, account) as each measurement's
+//! [`Aggregation`] says. The per-region detail stays in the API. Labels never
+//! carry instance IDs or finding IDs.
 //!
 //! A scrape never fails. When the store cannot be read, the families that
 //! come from it are left out, `blindspot_store_up` is 0, and the in-process
-//! counters are still served: [`EvaluationCounter`] (fed by the binary from
+//! families are still served: [`EvaluationCounter`] (fed by the binary from
 //! the scheduler, including evaluations the store could not record),
-//! [`StoreErrorCounter`] (failed store operations) and
-//! [`blindspot_core::CallCounter`] (fed by the AWS adapter). They restart at
-//! zero with the process, which Prometheus' `rate()` handles.
+//! [`StoreErrorCounter`] (failed store operations),
+//! [`blindspot_core::CallCounter`] (fed by the AWS adapter) and
+//! `blindspot_account_info` from the binary's [`crate::AccountNames`]. The
+//! counters restart at zero with the process, which Prometheus' `rate()`
+//! handles.
 //!
 //! Series are written in sorted order through a prometheus-client
 //! [`Collector`], so the output is deterministic and diffable against a golden
-//! file. Labels never carry instance IDs or finding IDs: cardinality is bounded
-//! by rules × severities × accounts × regions plus what rules measure.
+//! file.
 
+use blindspot_core::rule::Aggregation;
 use blindspot_core::{EvaluationStatus, Scope, Severity};
 use blindspot_store::{EvaluationRecord, ScopeHealth, Store, StoreError};
 use prometheus_client::collector::Collector;
 use prometheus_client::encoding::{DescriptorEncoder, MetricEncoder, NoLabelSet};
 use prometheus_client::metrics::MetricType;
 use prometheus_client::registry::{Registry, Unit};
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};
 
 /// The content type of the OpenMetrics text exposition prometheus-client writes.
@@ -148,6 +162,13 @@ pub(crate) struct StoreData {
     pub latest: Vec<EvaluationRecord>,
 }
 
+/// What a rule declares about one of its measurements (`MeasurementMeta`).
+#[derive(Debug, Clone)]
+pub(crate) struct MeasurementInfo {
+    pub help: String,
+    pub across_regions: Aggregation,
+}
+
 /// Everything one scrape exports, gathered before encoding.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct MetricsInput {
@@ -155,8 +176,11 @@ pub(crate) struct MetricsInput {
     pub commit: String,
     pub build_date: String,
     pub rule_ids: Vec<String>,
-    /// HELP texts of rule measurements, by measurement name, from `RuleMeta`.
-    pub measurement_help: BTreeMap<String, String>,
+    /// What the rules declare about their measurements, by sanitized
+    /// measurement name (a name means one thing whichever rule reports it).
+    pub measurements: BTreeMap<String, MeasurementInfo>,
+    /// Account ID → name, from the binary's directory (empty: unknown).
+    pub account_names: BTreeMap<String, String>,
     /// None when the store could not be read: its families are left out.
     pub store: Option<StoreData>,
     /// How long reading the store took, in seconds.
@@ -361,7 +385,7 @@ fn families(input: &MetricsInput) -> Vec<Family> {
         Value::Int(1),
     );
 
-    let mut out = vec![build];
+    let mut out = vec![build, account_info(input)];
     if let Some(store) = &input.store {
         out.extend(store_families(store));
     }
@@ -422,140 +446,259 @@ fn families(input: &MetricsInput) -> Vec<Family> {
     out.extend([evaluations, requests, store_up, store_errors, scrape]);
     if let Some(store) = &input.store {
         let reserved: BTreeSet<String> = out.iter().map(Family::full_name).collect();
-        out.extend(measurement_families(
-            store,
-            &input.measurement_help,
-            &reserved,
-        ));
+        out.extend(measurement_families(store, &input.measurements, &reserved));
     }
     out
 }
 
 const CACHED: &str = "Cached from the last evaluation";
 
-/// The families read from the store: findings and each scope's health.
-fn store_families(store: &StoreData) -> Vec<Family> {
-    let mut findings = Family::gauge(
-        "findings",
-        &format!("Open findings by rule, severity, account and region. {CACHED} of each scope."),
+/// `blindspot_account_info`: every account the directory names, plus every
+/// account the store has evaluated (with an empty name), so that a join on
+/// `account` never drops a series for want of a name.
+fn account_info(input: &MetricsInput) -> Family {
+    let mut info = Family::gauge(
+        "account_info",
+        "Always 1 for each account known at this scrape (listed by AWS Organizations, configured, or evaluated); name is the account's name, empty when unknown. Other families label accounts by ID only: join on account to show names.",
     );
-    // Every evaluated scope exports all severities, zeros included, so a
-    // resolved problem shows as 0 rather than as a vanished series.
-    for health in &store.health {
-        for severity in Severity::ALL {
-            findings.set(
-                &[
-                    ("rule", &health.rule),
-                    ("severity", severity.as_str()),
-                    ("account", &health.scope.account),
-                    ("region", &health.scope.region),
-                ],
-                Value::Int(0),
-            );
+    let mut accounts: BTreeMap<&str, &str> = input
+        .account_names
+        .iter()
+        .map(|(id, name)| (id.as_str(), name.as_str()))
+        .collect();
+    if let Some(store) = &input.store {
+        for health in &store.health {
+            accounts.entry(health.scope.account.as_str()).or_insert("");
+        }
+        for (_, _, scope, _) in &store.open_counts {
+            accounts.entry(scope.account.as_str()).or_insert("");
         }
     }
-    for (rule, severity, scope, count) in &store.open_counts {
+    for (account, name) in accounts {
+        info.set(&[("account", account), ("name", name)], Value::Int(1));
+    }
+    info
+}
+
+fn count(n: u64) -> Value {
+    Value::Int(i64::try_from(n).unwrap_or(i64::MAX))
+}
+
+/// The families read from the store: findings and each scope's health.
+fn store_families(store: &StoreData) -> Vec<Family> {
+    // Open findings per (rule, account) and per (rule, region). Every
+    // evaluated pair exports all five severities, zeros included, so a
+    // resolved problem shows as 0 rather than as a vanished series.
+    let mut by_account: BTreeMap<(&str, &str, Severity), u64> = BTreeMap::new();
+    let mut by_region: BTreeMap<(&str, &str, Severity), u64> = BTreeMap::new();
+    for health in &store.health {
+        for severity in Severity::ALL {
+            by_account.insert((&health.rule, &health.scope.account, severity), 0);
+            by_region.insert((&health.rule, &health.scope.region, severity), 0);
+        }
+    }
+    for (rule, severity, scope, n) in &store.open_counts {
+        *by_account
+            .entry((rule, &scope.account, *severity))
+            .or_default() += n;
+        *by_region
+            .entry((rule, &scope.region, *severity))
+            .or_default() += n;
+    }
+    let mut findings = Family::gauge(
+        "findings",
+        &format!("Open findings by rule, severity and account, summed over the account's regions (per region: blindspot_findings_by_region); every evaluated rule and account has all five severities, zeros included. {CACHED} of each scope."),
+    );
+    for ((rule, account, severity), n) in by_account {
         findings.set(
             &[
                 ("rule", rule),
                 ("severity", severity.as_str()),
-                ("account", &scope.account),
-                ("region", &scope.region),
+                ("account", account),
             ],
-            Value::Int(i64::try_from(*count).unwrap_or(i64::MAX)),
+            count(n),
+        );
+    }
+    let mut findings_by_region = Family::gauge(
+        "findings_by_region",
+        &format!("Open findings by rule, severity and region, summed over accounts; every evaluated rule and region has all five severities, zeros included. {CACHED} of each scope."),
+    );
+    for ((rule, region, severity), n) in by_region {
+        findings_by_region.set(
+            &[
+                ("rule", rule),
+                ("severity", severity.as_str()),
+                ("region", region),
+            ],
+            count(n),
         );
     }
 
     let mut status = Family::gauge(
         "evaluation_status",
-        &format!("1 for the status of the latest evaluation of each rule, account and region, 0 for the others. {CACHED}."),
-    );
-    let mut duration = Family::gauge(
-        "evaluation_duration_seconds",
-        &format!("Duration of the latest evaluation of each rule, account and region, in seconds. {CACHED}."),
+        &format!("Always 1, one series per rule, account and region: the status label is the status of its latest evaluation (ok, error or unavailable). {CACHED}."),
     );
     let mut last_success = Family::gauge(
         "evaluation_last_success_timestamp_seconds",
         &format!("Unix time at which the last successful (status ok) evaluation of each rule, account and region finished, however long ago; absent for a scope that never succeeded. {CACHED}."),
     );
-    let mut failures = Family::gauge(
-        "evaluation_consecutive_failures",
-        &format!("Evaluations of each rule, account and region that ended in error since its last successful one (since its first if none was); unavailable evaluations neither count nor reset it. {CACHED}."),
-    );
+    // The worst region of each (rule, account); which region it is, the
+    // status series and the API say.
+    let mut slowest: BTreeMap<(&str, &str), f64> = BTreeMap::new();
+    let mut most_failures: BTreeMap<(&str, &str), u64> = BTreeMap::new();
     for health in &store.health {
         let scope = [
             ("rule", health.rule.as_str()),
             ("account", health.scope.account.as_str()),
             ("region", health.scope.region.as_str()),
         ];
-        for candidate in [
-            EvaluationStatus::Ok,
-            EvaluationStatus::Error,
-            EvaluationStatus::Unavailable,
-        ] {
-            let mut labels = scope.to_vec();
-            labels.push(("status", candidate.as_str()));
-            let on = i64::from(candidate == health.status);
-            status.set(&labels, Value::Int(on));
+        let mut labels = scope.to_vec();
+        labels.push(("status", health.status.as_str()));
+        status.set(&labels, Value::Int(1));
+        if let Some(at) = health.last_success_at {
+            last_success.set(&scope, Value::Float(at.timestamp_millis() as f64 / 1000.0));
         }
+        let key = (health.rule.as_str(), health.scope.account.as_str());
         let elapsed = (health.finished_at - health.started_at)
             .to_std()
             .map(|d| d.as_secs_f64())
             .unwrap_or(0.0);
-        duration.set(&scope, Value::Float(elapsed));
-        if let Some(at) = health.last_success_at {
-            last_success.set(&scope, Value::Float(at.timestamp_millis() as f64 / 1000.0));
-        }
-        failures.set(
-            &scope,
-            Value::Int(i64::try_from(health.consecutive_failures).unwrap_or(i64::MAX)),
+        let longest = slowest.entry(key).or_insert(elapsed);
+        *longest = longest.max(elapsed);
+        let most = most_failures.entry(key).or_default();
+        *most = (*most).max(health.consecutive_failures);
+    }
+    let mut duration = Family::gauge(
+        "evaluation_duration_seconds",
+        &format!("Duration of the latest evaluation of each rule and account, in seconds: the longest over the account's regions. {CACHED}."),
+    );
+    for ((rule, account), seconds) in slowest {
+        duration.set(
+            &[("rule", rule), ("account", account)],
+            Value::Float(seconds),
         );
     }
-    vec![findings, status, duration, last_success, failures]
+    let mut failures = Family::gauge(
+        "evaluation_consecutive_failures",
+        &format!("Evaluations of each rule and account that ended in error since their last successful one (since their first if none was), the most over the account's regions; unavailable evaluations neither count nor reset it. {CACHED}."),
+    );
+    for ((rule, account), n) in most_failures {
+        failures.set(&[("rule", rule), ("account", account)], count(n));
+    }
+    vec![
+        findings,
+        findings_by_region,
+        status,
+        duration,
+        last_success,
+        failures,
+    ]
 }
 
-/// One family per measurement name in the latest evaluations.
+/// One measurement family being folded over regions. Series are keyed by
+/// borrowed (account, labels) in a hash map while folding: a scrape of an organisation
+/// folds hundreds of thousands of measurements into a few thousand series,
+/// so label sets are built (and sorted) once per series, not once per
+/// measurement.
+struct Folding<'a> {
+    help: String,
+    across_regions: Aggregation,
+    series: HashMap<(&'a str, &'a BTreeMap<String, String>), f64>,
+}
+
+/// How a family's HELP says what its series fold.
+fn fold_text(aggregation: Aggregation) -> &'static str {
+    match aggregation {
+        Aggregation::Sum => {
+            "Summed over each account's regions; an account whose sum is 0 has no series"
+        }
+        Aggregation::Max => "The largest value over each account's regions",
+        Aggregation::Min => "The smallest value over each account's regions",
+    }
+}
+
+/// One family per measurement name in the latest evaluations, one series per
+/// (account, the measurement's own labels), its regions folded as the rule
+/// declared. A measurement no rule declares is folded with `max`, which
+/// never adds up timestamps or flags.
 fn measurement_families(
     store: &StoreData,
-    measurement_help: &BTreeMap<String, String>,
+    declared: &BTreeMap<String, MeasurementInfo>,
     reserved: &BTreeSet<String>,
 ) -> Vec<Family> {
-    let mut measured: BTreeMap<String, Family> = BTreeMap::new();
+    // Rules report a handful of names over and over: sanitize each once.
+    let mut names: BTreeMap<&str, Option<String>> = BTreeMap::new();
+    let mut measured: BTreeMap<String, Folding<'_>> = BTreeMap::new();
     for record in &store.latest {
         for m in &record.measurements {
-            let name = sanitize_metric_name(&m.name);
-            if reserved.contains(&name) {
-                tracing::warn!(rule = %record.rule, measurement = %m.name, "measurement name collides with a built-in metric; not exported");
-                continue;
-            }
+            let name = names.entry(m.name.as_str()).or_insert_with(|| {
+                let name = sanitize_metric_name(&m.name);
+                if reserved.contains(&name) {
+                    tracing::warn!(rule = %record.rule, measurement = %m.name, "measurement name collides with a built-in metric; not exported");
+                    return None;
+                }
+                Some(name)
+            });
+            let Some(name) = name else { continue };
             if !m.value.is_finite() {
                 tracing::warn!(rule = %record.rule, measurement = %m.name, "measurement is not a finite number; not exported");
                 continue;
             }
             let family = measured.entry(name.clone()).or_insert_with(|| {
-                let help = measurement_help.get(&name).cloned().unwrap_or_else(|| {
-                    format!("Measurement {name} reported by a blindspot rule. {CACHED}")
-                });
-                Family::gauge(&name, &format!("{help}."))
-            });
-            // Extra labels first (sorted), then the scope; a rule label named
-            // like a scope label is kept under Prometheus' `exported_` prefix.
-            let mut extra: BTreeMap<String, &str> = BTreeMap::new();
-            for (k, v) in &m.labels {
-                let mut key = sanitize_label_name(k);
-                if key == "account" || key == "region" {
-                    key = format!("exported_{key}");
+                let (help, across_regions) = match declared.get(name.as_str()) {
+                    Some(info) => (info.help.clone(), info.across_regions),
+                    None => (
+                        format!("Measurement {name} reported by a blindspot rule. {CACHED}"),
+                        Aggregation::Max,
+                    ),
+                };
+                Folding {
+                    help: format!("{help}. {}.", fold_text(across_regions)),
+                    across_regions,
+                    series: HashMap::new(),
                 }
-                extra.insert(key, v);
-            }
-            let mut labels: Vec<(&str, &str)> =
-                extra.iter().map(|(k, v)| (k.as_str(), *v)).collect();
-            labels.push(("account", &record.scope.account));
-            labels.push(("region", &record.scope.region));
-            family.set(&labels, Value::Float(m.value));
+            });
+            let across_regions = family.across_regions;
+            family
+                .series
+                .entry((record.scope.account.as_str(), &m.labels))
+                .and_modify(|v| {
+                    *v = match across_regions {
+                        Aggregation::Sum => *v + m.value,
+                        Aggregation::Max => v.max(m.value),
+                        Aggregation::Min => v.min(m.value),
+                    }
+                })
+                .or_insert(m.value);
         }
     }
-    measured.into_values().collect()
+    measured
+        .into_iter()
+        .map(|(name, folding)| {
+            let mut family = Family::gauge(&name, &folding.help);
+            for ((account, rule_labels), value) in folding.series {
+                if folding.across_regions == Aggregation::Sum && value == 0.0 {
+                    continue;
+                }
+                // Extra labels first (sorted), then the account; a rule
+                // label named like a scope label is kept under Prometheus'
+                // `exported_` prefix.
+                let mut extra: BTreeMap<String, &str> = BTreeMap::new();
+                for (k, v) in rule_labels {
+                    let mut key = sanitize_label_name(k);
+                    if key == "account" || key == "region" {
+                        key = format!("exported_{key}");
+                    }
+                    extra.insert(key, v);
+                }
+                let mut labels: Vec<(&str, &str)> =
+                    extra.iter().map(|(k, v)| (k.as_str(), *v)).collect();
+                labels.push(("account", account));
+                family.set(&labels, Value::Float(value));
+            }
+            family
+        })
+        .collect()
 }
 
 /// Encodes one scrape in the OpenMetrics text format.
@@ -666,11 +809,15 @@ mod tests {
     }
 
     fn record(measurements: Vec<Measurement>) -> EvaluationRecord {
+        record_in("111111111111", "eu-west-1", measurements)
+    }
+
+    fn record_in(account: &str, region: &str, measurements: Vec<Measurement>) -> EvaluationRecord {
         let now = chrono::Utc::now();
         EvaluationRecord {
             id: 1,
             rule: "r".into(),
-            scope: Scope::new("111111111111", "eu-west-1"),
+            scope: Scope::new(account, region),
             status: EvaluationStatus::Ok,
             error: None,
             started_at: now,
@@ -681,6 +828,99 @@ mod tests {
             measurements,
             counts: BTreeMap::new(),
         }
+    }
+
+    /// Regions fold into one series per account as each measurement
+    /// declares; a zero sum is left out, a zero minimum is not; a
+    /// measurement no rule declares takes the largest value.
+    #[test]
+    fn measurements_fold_regions_per_account_as_declared() {
+        let declare = |help: &str, across_regions| MeasurementInfo {
+            help: help.to_owned(),
+            across_regions,
+        };
+        let input = MetricsInput {
+            measurements: BTreeMap::from([
+                (
+                    "count".to_owned(),
+                    declare(
+                        "Things counted. Cached from the last evaluation",
+                        Aggregation::Sum,
+                    ),
+                ),
+                (
+                    "flag".to_owned(),
+                    declare(
+                        "On or off. Cached from the last evaluation",
+                        Aggregation::Min,
+                    ),
+                ),
+                (
+                    "age".to_owned(),
+                    declare("How old. Cached from the last evaluation", Aggregation::Max),
+                ),
+            ]),
+            store: Some(StoreData {
+                latest: vec![
+                    record_in(
+                        "111111111111",
+                        "eu-west-1",
+                        vec![
+                            Measurement::new("count", &[("reason", "a")], 2.0),
+                            Measurement::new("count", &[("reason", "none")], 0.0),
+                            Measurement::new("flag", &[], 1.0),
+                            Measurement::new("age", &[], 5.0),
+                            Measurement::new("undeclared", &[], 3.0),
+                        ],
+                    ),
+                    record_in(
+                        "111111111111",
+                        "us-east-1",
+                        vec![
+                            Measurement::new("count", &[("reason", "a")], 3.0),
+                            Measurement::new("count", &[("reason", "none")], 0.0),
+                            Measurement::new("flag", &[], 0.0),
+                            Measurement::new("age", &[], 9.0),
+                            Measurement::new("undeclared", &[], 8.0),
+                        ],
+                    ),
+                    record_in(
+                        "222222222222",
+                        "eu-west-1",
+                        vec![
+                            Measurement::new("count", &[("reason", "a")], 0.0),
+                            Measurement::new("flag", &[], 1.0),
+                        ],
+                    ),
+                ],
+                ..StoreData::default()
+            }),
+            ..MetricsInput::default()
+        };
+        let text = render(&input).unwrap();
+        let samples: Vec<&str> = text
+            .lines()
+            .filter(|l| {
+                !l.starts_with('#')
+                    && !l.starts_with("blindspot_build_info")
+                    && !l.contains("store")
+                    && !l.contains("scrape")
+            })
+            .collect();
+        assert_eq!(
+            samples,
+            [
+                "blindspot_age{account=\"111111111111\"} 9.0",
+                "blindspot_count{reason=\"a\",account=\"111111111111\"} 5.0",
+                "blindspot_flag{account=\"111111111111\"} 0.0",
+                "blindspot_flag{account=\"222222222222\"} 1.0",
+                "blindspot_undeclared{account=\"111111111111\"} 8.0",
+            ],
+            "{text}"
+        );
+        assert!(text.contains("# HELP blindspot_count Things counted. Cached from the last evaluation. Summed over each account's regions; an account whose sum is 0 has no series.\n"), "{text}");
+        assert!(text.contains("# HELP blindspot_flag On or off. Cached from the last evaluation. The smallest value over each account's regions.\n"), "{text}");
+        assert!(text.contains("# HELP blindspot_undeclared Measurement undeclared reported by a blindspot rule. Cached from the last evaluation. The largest value over each account's regions.\n"), "{text}");
     }
 
     #[test]
@@ -699,9 +939,7 @@ mod tests {
         };
         let text = render(&input).unwrap();
         assert!(!text.contains("blindspot_odd"));
-        assert!(text.contains(
-            "blindspot_fine{exported_region=\"x\",account=\"111111111111\",region=\"eu-west-1\"} 2.0"
-        ));
+        assert!(text.contains("blindspot_fine{exported_region=\"x\",account=\"111111111111\"} 2.0"));
         // Only the built-in families are named `findings` and `store_up`.
         assert_eq!(text.matches("# TYPE blindspot_findings gauge").count(), 1);
         assert!(!text.contains("blindspot_findings{account"));

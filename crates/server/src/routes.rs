@@ -68,6 +68,11 @@ pub fn route_table() -> Vec<RouteSpec> {
             handler: post(api::run_rule),
         },
         RouteSpec {
+            path: "/api/v1/accounts",
+            methods: &["GET"],
+            handler: get(api::list_accounts),
+        },
+        RouteSpec {
             path: "/api/v1/evaluations",
             methods: &["GET"],
             handler: get(api::list_evaluations),

@@ -142,13 +142,18 @@ impl AssociationsRule {
                         help: "Effective interval between scheduled runs of an Inspector v2 SSM \
                                State Manager association, in seconds. Cached from the last \
                                evaluation",
+                        // The slowest region is the one that leaves resources unscanned longest.
+                        across_regions: blindspot_core::rule::Aggregation::Max,
                     },
                     MeasurementMeta {
                         name: "association_last_execution_timestamp_seconds",
                         help: "Unix time of the last execution of an Inspector v2 SSM State \
                                Manager association. Cached from the last evaluation",
+                        // The oldest execution is the stalest inventory in the account.
+                        across_regions: blindspot_core::rule::Aggregation::Min,
                     },
                 ],
+                reach: blindspot_core::Reach::Account,
             },
             config: config.clone(),
         }

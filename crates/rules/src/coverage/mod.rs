@@ -191,18 +191,24 @@ impl CoverageRule {
                         name: "coverage_resources",
                         help: "Resources in Inspector v2 coverage by scan status reason. Cached \
                                from the last evaluation",
+                        across_regions: blindspot_core::rule::Aggregation::Sum,
                     },
                     MeasurementMeta {
                         name: "coverage_scanning_enabled",
                         help: "Whether Inspector v2 (scan=inspector) or one of its scan types is \
                                ENABLED (1) or not (0). Cached from the last evaluation",
+                        // 0 when any region has it off: that region is blind.
+                        across_regions: blindspot_core::rule::Aggregation::Min,
                     },
                     MeasurementMeta {
                         name: "coverage_ec2_hybrid_scan_mode",
                         help: "Whether the account scans EC2 in hybrid mode (1) or not (0). \
                                Cached from the last evaluation",
+                        // 1 only when every region scans in hybrid mode.
+                        across_regions: blindspot_core::rule::Aggregation::Min,
                     },
                 ],
+                reach: blindspot_core::Reach::Account,
             },
             config: config.clone(),
         }

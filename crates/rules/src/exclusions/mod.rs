@@ -77,6 +77,7 @@ impl ExclusionsRule {
                 summary: "Inspector Classic assessment exclusions: what runs could not check",
                 reads: &[],
                 measurements: &[],
+                reach: blindspot_core::Reach::Account,
             },
             config: config.clone(),
         }

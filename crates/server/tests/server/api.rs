@@ -186,6 +186,45 @@ async fn rules_show_schedule_status_and_latest_evaluations() {
     assert_eq!(rules[1]["status"], "ok");
     assert_eq!(rules[2]["status"], "degraded");
     assert!(rules[2]["last_finished"].is_null());
+    assert_eq!(
+        exclusions["scopes"],
+        serde_json::json!({"total": 2, "ok": 1, "error": 1, "unavailable": 0})
+    );
+    assert_eq!(exclusions["measurements"][0]["across_regions"], "max");
+    assert_eq!(exclusions["reach"], "account");
+
+    // Only the scopes that are not ok, or none: the counts stay whole.
+    let problems = get(fx.app(), "/api/v1/rules?evaluations=problems")
+        .await
+        .json();
+    let listed = |body: &serde_json::Value, i: usize| -> Vec<String> {
+        body["rules"][i]["evaluations"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| {
+                format!(
+                    "{}/{}",
+                    e["region"].as_str().unwrap(),
+                    e["status"].as_str().unwrap()
+                )
+            })
+            .collect()
+    };
+    assert_eq!(listed(&problems, 0), ["us-east-1/error"]);
+    assert!(listed(&problems, 1).is_empty());
+    assert_eq!(listed(&problems, 2), ["eu-west-1/unavailable"]);
+    assert_eq!(problems["rules"][0]["scopes"]["total"], 2);
+    assert_eq!(problems["rules"][0]["status"], "error");
+    let none = get(fx.app(), "/api/v1/rules?evaluations=none").await.json();
+    assert!(listed(&none, 0).is_empty());
+    assert_eq!(none["rules"][0]["scopes"]["error"], 1);
+    let all = get(fx.app(), "/api/v1/rules?evaluations=all").await.json();
+    assert_eq!(listed(&all, 0).len(), 2);
+    for query in ["evaluations=failing", "scope=all"] {
+        let reply = get(fx.app(), &format!("/api/v1/rules?{query}")).await;
+        assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{query}");
+    }
 }
 
 #[tokio::test]
@@ -213,6 +252,89 @@ async fn evaluations_newest_first_with_rule_and_limit() {
     }
     let reply = get(fx.app(), "/api/v1/evaluations?status=ok").await;
     assert_eq!(reply.status, StatusCode::BAD_REQUEST);
+}
+
+/// Every object with an `account` carries the name the directory gives it,
+/// or null; the name follows the directory without any new evaluation.
+#[tokio::test]
+async fn every_account_comes_with_its_name() {
+    let fx = fixture();
+    let findings = get(fx.app(), "/api/v1/findings").await.json();
+    for f in findings["findings"].as_array().unwrap() {
+        assert_eq!(f["account"], ACCOUNT);
+        assert_eq!(f["account_name"], ACCOUNT_NAME, "{f}");
+    }
+    let id = findings["findings"][0]["id"].as_str().unwrap().to_owned();
+    let one = get(fx.app(), &format!("/api/v1/findings/{id}"))
+        .await
+        .json();
+    assert_eq!(one["account_name"], ACCOUNT_NAME);
+    assert!(one["history"].is_array());
+
+    let rules = get(fx.app(), "/api/v1/rules").await.json();
+    for rule in rules["rules"].as_array().unwrap() {
+        for e in rule["evaluations"].as_array().unwrap() {
+            assert_eq!(e["account_name"], ACCOUNT_NAME, "{e}");
+        }
+    }
+    let evaluations = get(fx.app(), "/api/v1/evaluations").await.json();
+    for e in evaluations["evaluations"].as_array().unwrap() {
+        assert_eq!(e["account_name"], ACCOUNT_NAME, "{e}");
+    }
+
+    // Renamed, then forgotten: the next answer says so.
+    fx.state.accounts.insert(ACCOUNT, "prod-renamed");
+    let findings = get(fx.app(), "/api/v1/findings?limit=1").await.json();
+    assert_eq!(findings["findings"][0]["account_name"], "prod-renamed");
+    fx.state.accounts.replace_all(Default::default());
+    let findings = get(fx.app(), "/api/v1/findings?limit=1").await.json();
+    assert!(findings["findings"][0]["account_name"].is_null());
+    assert_eq!(findings["findings"][0]["account"], ACCOUNT);
+    let evaluations = get(fx.app(), "/api/v1/evaluations?limit=1").await.json();
+    assert!(evaluations["evaluations"][0]["account_name"].is_null());
+}
+
+#[tokio::test]
+async fn accounts_list_names_health_and_open_findings() {
+    let fx = fixture();
+    let reply = get(fx.app(), "/api/v1/accounts").await;
+    assert_eq!(reply.status, StatusCode::OK);
+    assert_eq!(
+        reply.json(),
+        serde_json::json!({"accounts": [
+            {
+                "account": ACCOUNT,
+                "account_name": ACCOUNT_NAME,
+                // us-east-1's latest exclusions evaluation failed.
+                "status": "error",
+                "scopes": {"total": 4, "ok": 2, "error": 1, "unavailable": 1},
+                "open_findings": {"critical": 0, "high": 1, "medium": 1, "low": 0, "info": 0},
+            },
+            {
+                "account": NEW_ACCOUNT,
+                "account_name": "staging \"new\"",
+                "status": "pending",
+                "scopes": {"total": 0, "ok": 0, "error": 0, "unavailable": 0},
+                "open_findings": {"critical": 0, "high": 0, "medium": 0, "low": 0, "info": 0},
+            },
+        ]})
+    );
+
+    // An account the store has evaluated but nobody named is listed too.
+    fx.state.accounts.replace_all(Default::default());
+    let body = get(fx.app(), "/api/v1/accounts").await.json();
+    let accounts = body["accounts"].as_array().unwrap();
+    assert_eq!(accounts.len(), 1);
+    assert_eq!(accounts[0]["account"], ACCOUNT);
+    assert!(accounts[0]["account_name"].is_null());
+
+    fx.store.broken.store(true, Ordering::SeqCst);
+    let reply = get(fx.app(), "/api/v1/accounts").await;
+    assert_eq!(reply.status, StatusCode::INTERNAL_SERVER_ERROR);
+    assert!(
+        !reply.text().contains("secret.db"),
+        "detail stays in the log"
+    );
 }
 
 async fn post_run(fx: &Fixture, rule: &str, auth: Option<&str>) -> Reply {
@@ -418,7 +540,8 @@ async fn dashboard_is_self_contained_html() {
     assert!(csp.contains("connect-src 'self'"));
     let html = reply.text();
     assert!(html.contains("/api/v1/findings"));
-    assert!(html.contains("/api/v1/rules"));
+    assert!(html.contains("/api/v1/rules?evaluations=problems"));
+    assert!(html.contains("/api/v1/accounts"));
     for external in ["src=\"http", "href=\"http", "@import", "<link"] {
         assert!(!html.contains(external), "no external assets: {external}");
     }

@@ -8,6 +8,7 @@ mod connections;
 mod hosts;
 mod metrics;
 mod openapi;
+mod org;
 mod socket;
 mod sqlite;
 mod support;

@@ -287,45 +287,67 @@ async fn metrics_parse_and_carry_the_store_data() {
     let text = openmetrics(fx.app()).await.text();
     let s = parse_exposition(&text);
     let eu = ("region", "eu-west-1");
+    let us = ("region", "us-east-1");
     let acct = ("account", ACCOUNT);
+    let exclusions = ("rule", "inspector-exclusions");
 
     assert_eq!(value(&s, "blindspot_build_info", BUILD_INFO), Some(1.0));
+    // Names come from the directory, also for an account never evaluated;
+    // other families keep the ID.
     assert_eq!(
         value(
             &s,
-            "blindspot_findings",
-            &[
-                ("rule", "inspector-exclusions"),
-                ("severity", "high"),
-                acct,
-                eu
-            ]
+            "blindspot_account_info",
+            &[acct, ("name", ACCOUNT_NAME)]
         ),
         Some(1.0)
     );
-    // Resolved findings are not counted; evaluated scopes export zeros.
     assert_eq!(
         value(
             &s,
-            "blindspot_findings",
-            &[
-                ("rule", "inspector-exclusions"),
-                ("severity", "low"),
-                acct,
-                ("region", "us-east-1")
-            ]
+            "blindspot_account_info",
+            &[("account", NEW_ACCOUNT), ("name", "staging \"new\"")]
         ),
-        Some(0.0)
+        Some(1.0)
+    );
+    // Open findings per account, over its regions: the resolved us-east-1
+    // finding is not counted, and every severity is there, zeros included.
+    let findings = |severity| {
+        value(
+            &s,
+            "blindspot_findings",
+            &[exclusions, ("severity", severity), acct],
+        )
+    };
+    assert_eq!(findings("high"), Some(1.0));
+    assert_eq!(findings("low"), Some(0.0));
+    assert_eq!(findings("critical"), Some(0.0));
+    // ... and per region, over accounts.
+    let by_region = |severity, region| {
+        value(
+            &s,
+            "blindspot_findings_by_region",
+            &[exclusions, ("severity", severity), region],
+        )
+    };
+    assert_eq!(by_region("high", eu), Some(1.0));
+    assert_eq!(by_region("high", us), Some(0.0));
+    assert_eq!(by_region("low", us), Some(0.0));
+    assert_eq!(
+        s["blindspot_findings"].len(),
+        3 * 5,
+        "(rule, account) × severity"
+    );
+    assert_eq!(
+        s["blindspot_findings_by_region"].len(),
+        4 * 5,
+        "(rule, region) × severity"
     );
     // The latest us-east-1 evaluation failed: the last success is the older one.
     let at = value(
         &s,
         "blindspot_evaluation_last_success_timestamp_seconds",
-        &[
-            ("rule", "inspector-exclusions"),
-            acct,
-            ("region", "us-east-1"),
-        ],
+        &[exclusions, acct, us],
     )
     .unwrap();
     assert_eq!(at, (t0().timestamp() - 900) as f64);
@@ -342,23 +364,32 @@ async fn metrics_parse_and_carry_the_store_data() {
         value(
             &s,
             "blindspot_evaluation_duration_seconds",
-            &[("rule", "inspector-exclusions"), acct, eu]
+            &[exclusions, acct]
         ),
         Some(1.5)
     );
     assert_eq!(
         value(
             &s,
-            "blindspot_evaluation_status",
-            &[
-                ("rule", "inspector2-coverage"),
-                acct,
-                eu,
-                ("status", "unavailable")
-            ]
+            "blindspot_evaluation_consecutive_failures",
+            &[exclusions, acct]
         ),
-        Some(1.0)
+        Some(1.0),
+        "the most over the account's regions"
     );
+    // One status series per scope, labelled with its latest status.
+    let status = |rule, region, status| {
+        value(
+            &s,
+            "blindspot_evaluation_status",
+            &[("rule", rule), acct, region, ("status", status)],
+        )
+    };
+    assert_eq!(status("inspector2-coverage", eu, "unavailable"), Some(1.0));
+    assert_eq!(status("inspector2-coverage", eu, "ok"), None);
+    assert_eq!(status("inspector-exclusions", us, "error"), Some(1.0));
+    assert_eq!(status("inspector-exclusions", eu, "ok"), Some(1.0));
+    assert_eq!(s["blindspot_evaluation_status"].len(), 4, "one per scope");
     assert_eq!(
         evaluations_total(&s, "inspector-exclusions", "error"),
         Some(1.0)
@@ -373,12 +404,13 @@ async fn metrics_parse_and_carry_the_store_data() {
         aws_requests(&s, "inspector2", "ListCoverage", "throttled"),
         Some(1.0)
     );
+    // Measurements per account, their regions folded.
     let association = ("association", "InspectorLinuxDistributor-do-not-delete");
     assert_eq!(
         value(
             &s,
             "blindspot_association_interval_seconds",
-            &[association, acct, eu]
+            &[association, acct]
         ),
         Some(43200.0)
     );
@@ -386,23 +418,22 @@ async fn metrics_parse_and_carry_the_store_data() {
         value(
             &s,
             "blindspot_association_last_execution_timestamp_seconds",
-            &[association, acct, eu]
+            &[association, acct]
         ),
         Some(1_795_000_000.5)
     );
     // Unknown names and labels are sanitized; values are escaped.
     assert_eq!(
-        value(
-            &s,
-            "blindspot_custom_thing",
-            &[("odd_label", "a\"b"), acct, eu]
-        ),
+        value(&s, "blindspot_custom_thing", &[("odd_label", "a\"b"), acct]),
         Some(7.0)
     );
-    // The HELP text comes from the rule's declared MeasurementMeta.
-    assert!(text.contains("# HELP blindspot_association_interval_seconds Effective interval"));
+    // The HELP text comes from the rule's declared MeasurementMeta, and
+    // says how regions are folded.
     assert!(text.contains(
-        "# HELP blindspot_custom_thing Measurement custom_thing reported by a blindspot rule."
+        "# HELP blindspot_association_interval_seconds Effective interval between scheduled runs of an Inspector v2 SSM State Manager association, in seconds. Cached from the last evaluation. The largest value over each account's regions.\n"
+    ));
+    assert!(text.contains(
+        "# HELP blindspot_custom_thing Measurement custom_thing reported by a blindspot rule. Cached from the last evaluation. The largest value over each account's regions.\n"
     ));
     for line in text.lines().filter(|l| l.starts_with("# HELP")) {
         let help_ok = line.contains("last evaluation")
@@ -411,8 +442,118 @@ async fn metrics_parse_and_carry_the_store_data() {
             || line.contains("version");
         assert!(help_ok, "HELP says where the value comes from: {line}");
     }
+    // Region labels only where the family is per region.
+    for (name, series) in &s {
+        let per_region = matches!(
+            name.as_str(),
+            "blindspot_findings_by_region"
+                | "blindspot_evaluation_status"
+                | "blindspot_evaluation_last_success_timestamp_seconds"
+        );
+        for (labels, _) in series {
+            assert_eq!(
+                labels.iter().any(|(k, _)| k == "region"),
+                per_region,
+                "{name} {labels:?}"
+            );
+        }
+    }
     // No per-instance or per-finding labels.
     assert!(!text.contains("i-0abc"));
+}
+
+/// The cardinality budget: the series of an organisation-shaped store,
+/// counted in the real exposition at two small sizes, follow the formula of
+/// docs/dashboard.md exactly, and that formula at 300 accounts × 17 regions
+/// stays under 50k series.
+#[tokio::test]
+async fn the_series_count_follows_the_budget_formula() {
+    use crate::org::{self, Shape};
+    const BUDGET: usize = 50_000;
+    for shape in [
+        Shape {
+            accounts: 5,
+            regions: 4,
+        },
+        Shape {
+            accounts: 9,
+            regions: 6,
+        },
+    ] {
+        let store = Arc::new(SqliteStore::open_in_memory().unwrap());
+        org::seed(store.as_ref(), shape).unwrap();
+        let mut fx = fixture();
+        fx.state.store = store;
+        fx.state.control = Arc::new(org::OrgControl);
+        fx.state.accounts = org::account_names(shape);
+        fx.state.calls = blindspot_core::CallCounter::default();
+        fx.state.evaluations = blindspot_server::EvaluationCounter::default();
+        let text = openmetrics(fx.app()).await.text();
+        let s = parse_exposition(&text);
+        let series: usize = s.values().map(Vec::len).sum();
+        assert_eq!(series, shape.expected_series(), "{shape:?}:\n{text}");
+        promtool_check(&get(fx.app(), "/metrics").await.text());
+
+        // What the folding kept: sums over regions, the worst region, and
+        // no zero counts.
+        let first = shape.account(1);
+        let acct = ("account", first.as_str());
+        let regions = shape.regions as f64;
+        let reason = |r| value(&s, "blindspot_coverage_resources", &[("reason", r), acct]);
+        assert_eq!(reason("SUCCESSFUL"), Some(17.0 * regions));
+        assert_eq!(reason("OTHER_REASON_00"), None, "a zero count");
+        assert_eq!(
+            value(
+                &s,
+                "blindspot_coverage_scanning_enabled",
+                &[("scan", "lambda_code"), acct]
+            ),
+            Some(0.0),
+            "off in one region is off"
+        );
+        assert_eq!(
+            value(
+                &s,
+                "blindspot_findings",
+                &[("rule", org::COVERAGE), ("severity", "high"), acct]
+            ),
+            Some(2.0 * regions)
+        );
+        assert_eq!(
+            value(
+                &s,
+                "blindspot_findings_by_region",
+                &[
+                    ("rule", org::COVERAGE),
+                    ("severity", "high"),
+                    ("region", &shape.region(0))
+                ]
+            ),
+            Some(2.0 * shape.accounts as f64)
+        );
+        assert_eq!(
+            value(
+                &s,
+                "blindspot_account_info",
+                &[acct, ("name", "workload-001")]
+            ),
+            Some(1.0)
+        );
+        let home = shape.account(0);
+        assert_eq!(
+            value(
+                &s,
+                "blindspot_evaluation_consecutive_failures",
+                &[("rule", org::EXCLUSIONS), ("account", &home)]
+            ),
+            Some(1.0)
+        );
+    }
+    let full = Shape::ORGANISATION.expected_series();
+    assert!(
+        full <= BUDGET,
+        "{full} series at 300 accounts × 17 regions, over the {BUDGET} budget"
+    );
 }
 
 fn evaluation(
@@ -444,9 +585,11 @@ fn evaluation(
 async fn a_long_failing_scope_keeps_its_last_success() {
     const RULE: &str = "inspector-exclusions";
     let store = Arc::new(SqliteStore::open_in_memory().unwrap());
+    // One account each, as consecutive failures are the most over an
+    // account's regions.
     let failing = Scope::new(ACCOUNT, "eu-west-1");
-    let healthy = Scope::new(ACCOUNT, "us-east-1");
-    let never = Scope::new(ACCOUNT, "ap-south-1");
+    let healthy = Scope::new("333333333333", "us-east-1");
+    let never = Scope::new("444444444444", "ap-south-1");
     for i in 0..600 {
         let status = if i < 50 {
             EvaluationStatus::Ok
@@ -485,9 +628,12 @@ async fn a_long_failing_scope_keeps_its_last_success() {
         fn scope(sc: &Scope) -> [(&'static str, &str); 3] {
             [
                 ("rule", RULE),
-                ("account", ACCOUNT),
+                ("account", sc.account.as_str()),
                 ("region", sc.region.as_str()),
             ]
+        }
+        fn account(sc: &Scope) -> [(&'static str, &str); 2] {
+            [("rule", RULE), ("account", sc.account.as_str())]
         }
         let last_success = "blindspot_evaluation_last_success_timestamp_seconds";
         let failures = "blindspot_evaluation_consecutive_failures";
@@ -495,14 +641,14 @@ async fn a_long_failing_scope_keeps_its_last_success() {
             value(&s, last_success, &scope(&failing)),
             Some((t0().timestamp() + 49 * 60) as f64)
         );
-        assert_eq!(value(&s, failures, &scope(&failing)), Some(550.0));
+        assert_eq!(value(&s, failures, &account(&failing)), Some(550.0));
         assert_eq!(
             value(&s, last_success, &scope(&healthy)),
             Some((t0().timestamp() + 599 * 60 + 1) as f64)
         );
-        assert_eq!(value(&s, failures, &scope(&healthy)), Some(0.0));
+        assert_eq!(value(&s, failures, &account(&healthy)), Some(0.0));
         assert_eq!(value(&s, last_success, &scope(&never)), None);
-        assert_eq!(value(&s, failures, &scope(&never)), Some(3.0));
+        assert_eq!(value(&s, failures, &account(&never)), Some(3.0));
         let mut error = scope(&never).to_vec();
         error.push(("status", "error"));
         assert_eq!(value(&s, "blindspot_evaluation_status", &error), Some(1.0));
@@ -565,6 +711,15 @@ async fn metrics_are_served_when_the_store_cannot_be_read() {
     let s = parse_exposition(&text);
     assert_eq!(value(&s, "blindspot_store_up", &[]), Some(0.0));
     assert_eq!(value(&s, "blindspot_build_info", BUILD_INFO), Some(1.0));
+    // Names come from the daemon's directory, not from the store.
+    assert_eq!(
+        value(
+            &s,
+            "blindspot_account_info",
+            &[("account", ACCOUNT), ("name", ACCOUNT_NAME)]
+        ),
+        Some(1.0)
+    );
     assert_eq!(
         evaluations_total(&s, "inspector-exclusions", "ok"),
         Some(1.0)
@@ -587,6 +742,7 @@ async fn metrics_are_served_when_the_store_cannot_be_read() {
     assert!(value(&s, "blindspot_scrape_duration_seconds", &[]).is_some());
     for absent in [
         "blindspot_findings",
+        "blindspot_findings_by_region",
         "blindspot_evaluation_status",
         "blindspot_evaluation_duration_seconds",
         "blindspot_evaluation_last_success_timestamp_seconds",

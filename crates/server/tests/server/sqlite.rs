@@ -124,16 +124,18 @@ async fn api_and_metrics_over_the_sqlite_store() {
     assert_eq!(evaluations["evaluations"][0]["resolved"], 1);
 
     let text = openmetrics(fx.app()).await;
-    let high = format!(
-        "blindspot_findings{{rule=\"inspector-exclusions\",severity=\"high\",account=\"{ACCOUNT}\",region=\"eu-west-1\"}} 2"
-    );
-    let medium = format!(
-        "blindspot_findings{{rule=\"inspector-exclusions\",severity=\"medium\",account=\"{ACCOUNT}\",region=\"eu-west-1\"}} 2"
-    );
-    assert!(text.contains(&high), "{text}");
-    assert!(text.contains(&medium), "{text}");
+    for severity in ["high", "medium"] {
+        let by_account = format!(
+            "blindspot_findings{{rule=\"inspector-exclusions\",severity=\"{severity}\",account=\"{ACCOUNT}\"}} 2\n"
+        );
+        let by_region = format!(
+            "blindspot_findings_by_region{{rule=\"inspector-exclusions\",severity=\"{severity}\",region=\"eu-west-1\"}} 2\n"
+        );
+        assert!(text.contains(&by_account), "{text}");
+        assert!(text.contains(&by_region), "{text}");
+    }
     assert!(text.contains(&format!(
-        "blindspot_exclusions_read{{account=\"{ACCOUNT}\",region=\"eu-west-1\"}} 60.0"
+        "blindspot_exclusions_read{{account=\"{ACCOUNT}\"}} 60.0"
     )));
 
     let ready = get(fx.app(), "/readyz").await.json();
@@ -227,7 +229,7 @@ async fn withdrawn_findings_are_served_but_not_counted_as_open() {
     let text = openmetrics(fx.app()).await;
     let high = |region: &str| {
         format!(
-            "blindspot_findings{{rule=\"inspector-exclusions\",severity=\"high\",account=\"{ACCOUNT}\",region=\"{region}\"}} "
+            "blindspot_findings_by_region{{rule=\"inspector-exclusions\",severity=\"high\",region=\"{region}\"}} "
         )
     };
     assert!(

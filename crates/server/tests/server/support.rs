@@ -8,7 +8,7 @@ use blindspot_core::{
     Scope, Severity,
 };
 use blindspot_engine::{Control, EngineError, RuleSchedule, RuleState};
-use blindspot_server::{AppState, EvaluationCounter};
+use blindspot_server::{AccountNames, AppState, EvaluationCounter};
 use blindspot_store::{
     EvaluationRecord, FindingEvent, FindingEventKind, FindingPage, FindingQuery, FindingStatus,
     LifecycleChange, ScopeHealth, Store, StoreError, StoredFinding,
@@ -20,6 +20,10 @@ use std::sync::{Arc, Mutex};
 use tower::ServiceExt;
 
 pub const ACCOUNT: &str = "111111111111";
+/// `ACCOUNT`'s name in the fixture's directory.
+pub const ACCOUNT_NAME: &str = "production";
+/// An account the directory names but nothing has evaluated yet.
+pub const NEW_ACCOUNT: &str = "222222222222";
 pub const TOKEN: &str = "s3cret-token-value";
 
 pub fn t0() -> DateTime<Utc> {
@@ -475,12 +479,15 @@ fn rule_state(id: &'static str, severity: Severity, finished: bool) -> RuleState
                 MeasurementMeta {
                     name: "association_interval_seconds",
                     help: "Effective interval between scheduled runs of an Inspector v2 SSM State Manager association, in seconds. Cached from the last evaluation",
+                    across_regions: blindspot_core::rule::Aggregation::Max,
                 },
                 MeasurementMeta {
                     name: "association_last_execution_timestamp_seconds",
                     help: "Unix time of the last execution of an Inspector v2 SSM State Manager association. Cached from the last evaluation",
+                    across_regions: blindspot_core::rule::Aggregation::Min,
                 },
             ],
+            reach: blindspot_core::Reach::Account,
         },
         schedule: RuleSchedule {
             interval: std::time::Duration::from_secs(900),
@@ -547,8 +554,9 @@ impl Fixture {
     }
 }
 
-/// Three rules (one never finished), three findings (two open), and
-/// evaluations in two regions including an error after an earlier success.
+/// Three rules (one never finished), three findings (two open),
+/// evaluations in two regions including an error after an earlier success,
+/// and two named accounts, one of which nothing has evaluated.
 pub fn fixture() -> Fixture {
     let eu = Scope::new(ACCOUNT, "eu-west-1");
     let us = Scope::new(ACCOUNT, "us-east-1");
@@ -639,12 +647,16 @@ pub fn fixture() -> Fixture {
     let evaluations = EvaluationCounter::default();
     evaluations.record("inspector-exclusions", EvaluationStatus::Ok);
     evaluations.record("inspector-exclusions", EvaluationStatus::Error);
+    let accounts = AccountNames::new();
+    accounts.insert(ACCOUNT, ACCOUNT_NAME);
+    accounts.insert(NEW_ACCOUNT, "staging \"new\"");
     let state = AppState {
         store: store.clone(),
         control: control.clone(),
         calls,
         evaluations,
         api_token: None,
+        accounts,
         version: "0.1.0-test",
         commit: "0123456789ab",
         build_date: "2026-11-30",
