@@ -314,7 +314,8 @@ mod tests {
     }
 
     fn kind(err: &SdkError<ListAssessmentRunsError, HttpResponse>) -> AwsErrorKind {
-        let calls = Calls::new(SERVICE, CallCounter::default(), true);
+        let limits = std::sync::Arc::new(crate::error::CallLimits::new(1));
+        let calls = Calls::new(SERVICE, CallCounter::default(), true, limits, None);
         recognise_retirement(calls.error("ListAssessmentRuns", err), err).kind
     }
 

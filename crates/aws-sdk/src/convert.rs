@@ -7,7 +7,16 @@
 //! literal text `"no value was set"`. None of these may reach a finding as
 //! if AWS had sent it; the helpers here turn them back into absence (`None`,
 //! or `""` where the port's field is a plain `String`).
+//!
+//! A required boolean left out reads `false`, which cannot be told from a
+//! real `false` by its getter: a [`PresenceProbe`] reads the answer's JSON
+//! body itself to say whether the member was there.
 
+use std::sync::{Arc, Mutex};
+
+use aws_sdk_sts::config::interceptors::AfterDeserializationInterceptorContextRef;
+use aws_sdk_sts::config::{ConfigBag, Intercept, RuntimeComponents};
+use aws_sdk_sts::error::BoxError;
 use aws_smithy_types::DateTime as SmithyTime;
 use chrono::{DateTime, Utc};
 
@@ -53,6 +62,66 @@ pub(crate) fn required_chrono(t: &SmithyTime) -> Result<Option<DateTime<Utc>>, S
     to_chrono(t).map(Some)
 }
 
+/// Whether members of a JSON answer were present, by JSON pointer (e.g.
+/// `/autoEnable/ec2`), read from the body the SDK deserialized. Attach it
+/// to one operation with `.customize().interceptor(probe.clone())`; after
+/// the call, [`PresenceProbe::present`] answers for the last attempt. A body
+/// it cannot read leaves every member counted as present, the SDK's value
+/// standing.
+#[derive(Debug, Clone)]
+pub(crate) struct PresenceProbe {
+    pointers: &'static [&'static str],
+    present: Arc<Mutex<Option<Vec<bool>>>>,
+}
+
+impl PresenceProbe {
+    pub(crate) fn new(pointers: &'static [&'static str]) -> Self {
+        PresenceProbe {
+            pointers,
+            present: Arc::new(Mutex::new(None)),
+        }
+    }
+
+    /// Whether the `i`-th pointer named a member of the answer.
+    pub(crate) fn present(&self, i: usize) -> bool {
+        let seen = self.present.lock().unwrap_or_else(|e| e.into_inner());
+        seen.as_ref()
+            .and_then(|s| s.get(i).copied())
+            .unwrap_or(true)
+    }
+
+    fn observe(&self, body: &[u8]) {
+        let Ok(value) = serde_json::from_slice::<serde_json::Value>(body) else {
+            return;
+        };
+        let found = self
+            .pointers
+            .iter()
+            .map(|p| value.pointer(p).is_some_and(|v| !v.is_null()))
+            .collect();
+        *self.present.lock().unwrap_or_else(|e| e.into_inner()) = Some(found);
+    }
+}
+
+impl Intercept for PresenceProbe {
+    fn name(&self) -> &'static str {
+        "BlindspotPresenceProbe"
+    }
+
+    fn read_after_deserialization(
+        &self,
+        context: &AfterDeserializationInterceptorContextRef<'_>,
+        _runtime_components: &RuntimeComponents,
+        _cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        // The orchestrator has read a non-streaming body into memory by now.
+        if let Some(body) = context.response().body().bytes() {
+            self.observe(body);
+        }
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
@@ -68,6 +137,21 @@ mod tests {
         assert!(to_chrono(&SmithyTime::from_secs(i64::MAX)).is_err());
         assert_eq!(opt_chrono(None).unwrap(), None);
         assert_eq!(non_empty(""), None);
+    }
+
+    #[test]
+    fn a_probe_tells_absent_members_from_false_ones() {
+        let probe = PresenceProbe::new(&["/autoEnable/ec2", "/autoEnable/ecr"]);
+        assert!(
+            probe.present(0) && probe.present(1),
+            "unread: the SDK's value stands"
+        );
+        probe.observe(br#"{"autoEnable":{"ec2":false,"ecr":null}}"#);
+        assert!(probe.present(0));
+        assert!(!probe.present(1));
+        assert!(probe.present(7));
+        probe.observe(b"not json");
+        assert!(!probe.present(1), "a garbled body changes nothing");
     }
 
     #[test]

@@ -1,5 +1,16 @@
-//! Classification of SDK errors into [`AwsError`], and the per-call metering
-//! that feeds `blindspot_aws_requests_total`.
+//! Classification of SDK errors into [`AwsError`], the per-call metering
+//! that feeds `blindspot_aws_requests_total`, and the bounds every call
+//! passes: pacing per client, then one permit of the global cap.
+//!
+//! # Bounded calls
+//! `Calls::run` first waits for its client's pacer (a GCRA token bucket of
+//! `governor`: `calls_per_second` on average, bursts of `ceil(rate)`; a
+//! client is one service in one account and region), then for a permit of
+//! the factory's one semaphore of `max_in_flight_calls`, and holds the
+//! permit for the call, the SDK's retries included. Pacing comes first so
+//! that a client waiting for its own rate holds no permit the others could
+//! use. `CallLimits` counts the permits in use and the time spent waiting
+//! for either.
 //!
 //! # Text for people
 //! An [`AwsError`]'s message is what an on-call engineer reads in a log line,
@@ -11,6 +22,10 @@
 
 use std::error::Error as StdError;
 use std::future::Future;
+use std::num::NonZeroU32;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use aws_credential_types::provider::error::CredentialsError;
 use aws_sdk_sts::config::http::HttpResponse;
@@ -66,8 +81,73 @@ impl Intercept for RetryCounter {
     }
 }
 
-/// Metering and error context for one service client: every port call goes
-/// through [`Calls::run`], so counting cannot be forgotten per operation.
+/// The bounds every client of one factory shares: the cap on calls in
+/// flight, and how long calls waited for it and for their pacing.
+#[derive(Debug)]
+pub(crate) struct CallLimits {
+    permits: tokio::sync::Semaphore,
+    max: usize,
+    pacing_wait_nanos: AtomicU64,
+    permit_wait_nanos: AtomicU64,
+}
+
+impl CallLimits {
+    /// A cap of `max` calls in flight (at least 1; validated by the settings).
+    pub(crate) fn new(max: usize) -> Self {
+        let max = max.clamp(1, tokio::sync::Semaphore::MAX_PERMITS);
+        CallLimits {
+            permits: tokio::sync::Semaphore::new(max),
+            max,
+            pacing_wait_nanos: AtomicU64::new(0),
+            permit_wait_nanos: AtomicU64::new(0),
+        }
+    }
+
+    /// Calls holding a permit now.
+    pub(crate) fn in_flight(&self) -> usize {
+        self.max.saturating_sub(self.permits.available_permits())
+    }
+
+    /// Time all calls spent waiting for their client's pacing, so far.
+    pub(crate) fn pacing_wait(&self) -> Duration {
+        Duration::from_nanos(self.pacing_wait_nanos.load(Ordering::Relaxed))
+    }
+
+    /// Time all calls spent waiting for a permit, so far.
+    pub(crate) fn permit_wait(&self) -> Duration {
+        Duration::from_nanos(self.permit_wait_nanos.load(Ordering::Relaxed))
+    }
+}
+
+/// Adds the time since `since` to a nanosecond total.
+fn add_wait(total: &AtomicU64, since: Instant) {
+    let nanos = u64::try_from(since.elapsed().as_nanos()).unwrap_or(u64::MAX);
+    total.fetch_add(nanos, Ordering::Relaxed);
+}
+
+/// One client's pacer.
+pub(crate) type Pacer = governor::DefaultDirectRateLimiter;
+
+/// The longest gap between two calls pacing can impose: a rate below one
+/// call an hour is taken as one call an hour, so that no setting makes the
+/// period overflow.
+const SLOWEST_PACE: Duration = Duration::from_secs(3600);
+
+/// A pacer of `calls_per_second` on average, in bursts of `ceil(rate)`;
+/// `None` when the rate is too high to pace at all (a period below 1 ns).
+pub(crate) fn pacer(calls_per_second: f64) -> Option<Arc<Pacer>> {
+    let period = Duration::try_from_secs_f64(1.0 / calls_per_second)
+        .unwrap_or(SLOWEST_PACE)
+        .min(SLOWEST_PACE);
+    // At most u32::MAX, at least 1: `as` saturates, `max` lifts 0.
+    let burst = NonZeroU32::new((calls_per_second.ceil() as u32).max(1))?;
+    let quota = governor::Quota::with_period(period)?.allow_burst(burst);
+    Some(Arc::new(governor::RateLimiter::direct(quota)))
+}
+
+/// Metering, error context and bounds for one service client: every port
+/// call goes through [`Calls::run`], so counting and bounding cannot be
+/// forgotten per operation.
 #[derive(Clone)]
 pub(crate) struct Calls {
     pub(crate) service: &'static str,
@@ -75,24 +155,47 @@ pub(crate) struct Calls {
     /// Whether the client talks to an endpoint someone configured, rather
     /// than the service's default AWS endpoint for the region.
     custom_endpoint: bool,
+    /// The factory's cap on calls in flight, shared by every client.
+    limits: Arc<CallLimits>,
+    /// This client's own pace.
+    pacer: Option<Arc<Pacer>>,
 }
 
 impl Calls {
-    pub(crate) fn new(service: &'static str, counter: CallCounter, custom_endpoint: bool) -> Self {
+    pub(crate) fn new(
+        service: &'static str,
+        counter: CallCounter,
+        custom_endpoint: bool,
+        limits: Arc<CallLimits>,
+        pacer: Option<Arc<Pacer>>,
+    ) -> Self {
         Calls {
             service,
             counter,
             custom_endpoint,
+            limits,
+            pacer,
         }
     }
 
-    /// Runs one port call and records its outcome.
+    /// Runs one port call within the bounds and records its outcome.
     pub(crate) async fn run<T>(
         &self,
         operation: &'static str,
         call: impl Future<Output = Result<T, AwsError>>,
     ) -> Result<T, AwsError> {
+        if let Some(pacer) = &self.pacer {
+            let since = Instant::now();
+            pacer.until_ready().await;
+            add_wait(&self.limits.pacing_wait_nanos, since);
+        }
+        let since = Instant::now();
+        // The semaphore is never closed; were it, the call would run unbounded
+        // rather than fail.
+        let permit = self.limits.permits.acquire().await.ok();
+        add_wait(&self.limits.permit_wait_nanos, since);
         let result = call.await;
+        drop(permit);
         let outcome = match &result {
             Ok(_) => OUTCOME_OK,
             Err(e) => e.kind.as_str(),

@@ -1,5 +1,6 @@
 //! The factory: one base SDK configuration, per-account credentials and
-//! per-(account, region) client bundles.
+//! per-(account, region) client bundles, all bounded by one cap on calls in
+//! flight and paced per client (see [`crate::error`]).
 
 use std::fmt;
 use std::sync::Arc;
@@ -15,13 +16,14 @@ use blindspot_core::CallCounter;
 
 use crate::classic::SdkInspectorClassic;
 use crate::ecr::SdkEcr;
-use crate::error::{Calls, RetryCounter};
+use crate::error::{pacer, CallLimits, Calls, RetryCounter};
 use crate::inspector2::SdkInspector2;
 use crate::lambda::SdkLambda;
+use crate::organizations::SdkOrganizations;
 use crate::settings::{AccountSpec, AwsSettings, AwsSetupError};
 use crate::ssm::SdkSsm;
 use crate::sts::SdkSts;
-use crate::{classic, ecr, inspector2, lambda, ssm, sts};
+use crate::{classic, ecr, inspector2, lambda, organizations, ssm, sts};
 
 /// The region of STS calls when the caller names none. Account identity is
 /// global, but STS must be called in *some* region of the account's partition.
@@ -29,6 +31,14 @@ pub const DEFAULT_IDENTITY_REGION: &str = "us-east-1";
 
 /// The `RoleSessionName` of assumed roles, so CloudTrail shows who called.
 pub const ROLE_SESSION_NAME: &str = "blindspot";
+
+/// How long before its expiry an account's credentials are refreshed: the
+/// identity cache treats them as expired this long before they are, less a
+/// random jitter of up to half of it, so an assumed role is re-assumed 5 to
+/// 10 s before its session ends, and no call is signed with credentials
+/// that expire while it is in flight. aws-config's own default, written
+/// down because the refresh-before-expiry tests depend on it.
+pub const CREDENTIALS_REFRESH_BUFFER: Duration = Duration::from_secs(10);
 
 /// The account ID a role ARN names (`arn:<partition>:iam::<12 digits>:role/…`),
 /// if it is one: the account a role's evaluations belong to before STS has
@@ -62,6 +72,9 @@ pub struct AwsFactory {
     /// The base configuration: default credential chain, timeouts, retries.
     base: SdkConfig,
     counter: CallCounter,
+    /// The cap on calls in flight, shared by every client this factory (and
+    /// its clones) builds.
+    limits: Arc<CallLimits>,
 }
 
 impl fmt::Debug for AwsFactory {
@@ -166,10 +179,12 @@ impl AwsFactory {
         if let Some(url) = &settings.endpoint_url {
             builder = builder.endpoint_url(url);
         }
+        let limits = Arc::new(CallLimits::new(settings.max_in_flight_calls));
         Ok(AwsFactory {
             settings,
             base: builder.build(),
             counter,
+            limits,
         })
     }
 
@@ -187,6 +202,24 @@ impl AwsFactory {
     /// The settings this factory was built with.
     pub fn settings(&self) -> &AwsSettings {
         &self.settings
+    }
+
+    /// AWS calls holding a permit of the global cap now (at most
+    /// `max_in_flight_calls`): cheap enough for a gauge read per scrape.
+    pub fn in_flight(&self) -> usize {
+        self.limits.in_flight()
+    }
+
+    /// The time calls have spent waiting for their client's pacing, summed
+    /// over all calls since the factory was built.
+    pub fn pacing_wait(&self) -> Duration {
+        self.limits.pacing_wait()
+    }
+
+    /// The time calls have spent waiting for a permit of the global cap,
+    /// summed over all calls since the factory was built.
+    pub fn permit_wait(&self) -> Duration {
+        self.limits.permit_wait()
     }
 
     /// The account ID behind an account spec (STS GetCallerIdentity in
@@ -223,87 +256,47 @@ impl AwsFactory {
         self.sts_for(&account.config, &Region::new(region.to_owned()))
     }
 
-    /// The client bundle for one account and region.
+    /// The client bundle for one account and region. Each client paces its
+    /// own calls, so build the bundle once per (account, region) and share
+    /// it: a second bundle would be paced separately.
     pub fn clients(&self, account: &ResolvedAccount, region: &str) -> AwsClients {
         let region = Region::new(region.to_owned());
         let config = &account.config;
         let endpoint = self.settings.endpoint_url.as_ref();
-        let classic = SdkInspectorClassic::new(
-            service_client!(
-                aws_sdk_inspector,
-                config,
-                region,
-                endpoint,
-                self.retries(classic::SERVICE),
-                crate::settings::retry_partition(
-                    classic::SERVICE,
-                    &account.account_id,
-                    region.as_ref()
+        // One client per service: its retry partition is this (service,
+        // account, region), its metering the service's.
+        macro_rules! client {
+            ($wrapper:ident, $sdk:ident, $module:ident, $env_id:literal) => {
+                $wrapper::new(
+                    service_client!(
+                        $sdk,
+                        config,
+                        region,
+                        endpoint,
+                        self.retries($module::SERVICE),
+                        crate::settings::retry_partition(
+                            $module::SERVICE,
+                            &account.account_id,
+                            region.as_ref()
+                        )
+                    ),
+                    self.calls($module::SERVICE, config, $env_id),
                 )
-            ),
-            self.calls(classic::SERVICE, config, "INSPECTOR"),
-        );
-        let ssm = SdkSsm::new(
-            service_client!(
-                aws_sdk_ssm,
-                config,
-                region,
-                endpoint,
-                self.retries(ssm::SERVICE),
-                crate::settings::retry_partition(
-                    ssm::SERVICE,
-                    &account.account_id,
-                    region.as_ref()
-                )
-            ),
-            self.calls(ssm::SERVICE, config, "SSM"),
-        );
-        let inspector2 = SdkInspector2::new(
-            service_client!(
-                aws_sdk_inspector2,
-                config,
-                region,
-                endpoint,
-                self.retries(inspector2::SERVICE),
-                crate::settings::retry_partition(
-                    inspector2::SERVICE,
-                    &account.account_id,
-                    region.as_ref()
-                )
-            ),
-            self.calls(inspector2::SERVICE, config, "INSPECTOR2"),
-        );
-        let lambda = SdkLambda::new(
-            service_client!(
-                aws_sdk_lambda,
-                config,
-                region,
-                endpoint,
-                self.retries(lambda::SERVICE),
-                crate::settings::retry_partition(
-                    lambda::SERVICE,
-                    &account.account_id,
-                    region.as_ref()
-                )
-            ),
-            self.calls(lambda::SERVICE, config, "LAMBDA"),
-        );
-        let ecr = SdkEcr::new(
-            service_client!(
-                aws_sdk_ecr,
-                config,
-                region,
-                endpoint,
-                self.retries(ecr::SERVICE),
-                crate::settings::retry_partition(
-                    ecr::SERVICE,
-                    &account.account_id,
-                    region.as_ref()
-                )
-            ),
-            self.calls(ecr::SERVICE, config, "ECR"),
+            };
+        }
+        let classic = client!(SdkInspectorClassic, aws_sdk_inspector, classic, "INSPECTOR");
+        let ssm = client!(SdkSsm, aws_sdk_ssm, ssm, "SSM");
+        let inspector2 = client!(SdkInspector2, aws_sdk_inspector2, inspector2, "INSPECTOR2");
+        let lambda = client!(SdkLambda, aws_sdk_lambda, lambda, "LAMBDA");
+        let ecr = client!(SdkEcr, aws_sdk_ecr, ecr, "ECR");
+        let organizations = client!(
+            SdkOrganizations,
+            aws_sdk_organizations,
+            organizations,
+            "ORGANIZATIONS"
         );
         AwsClients {
+            organizations: Arc::new(organizations),
             classic: Arc::new(classic),
             ssm: Arc::new(ssm),
             inspector2: Arc::new(inspector2),
@@ -336,7 +329,13 @@ impl AwsFactory {
         let custom_endpoint = self.settings.endpoint_url.is_some()
             || config.endpoint_url().is_some()
             || std::env::var_os(format!("AWS_ENDPOINT_URL_{env_id}")).is_some();
-        Calls::new(service, self.counter.clone(), custom_endpoint)
+        Calls::new(
+            service,
+            self.counter.clone(),
+            custom_endpoint,
+            Arc::clone(&self.limits),
+            pacer(self.settings.calls_per_second),
+        )
     }
 
     /// The base configuration with the account's credentials: its profile's,
@@ -371,7 +370,11 @@ impl AwsFactory {
         // (and, for roles, assume) credentials on its own.
         config
             .into_builder()
-            .identity_cache(IdentityCache::lazy().build())
+            .identity_cache(
+                IdentityCache::lazy()
+                    .buffer_time(CREDENTIALS_REFRESH_BUFFER)
+                    .build(),
+            )
             .build()
     }
 }

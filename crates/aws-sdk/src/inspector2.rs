@@ -8,13 +8,14 @@ use aws_sdk_inspector2::types::{
 };
 use aws_sdk_inspector2::Client;
 use blindspot_aws::inspector2::{
-    AccountStatus, AccountStatusBatch, CoverageFilter, CoveredResource,
+    AccountStatus, AccountStatusBatch, AutoEnable, CoverageFilter, CoveredResource, DelegatedAdmin,
     Ec2DeepInspectionConfiguration, EnablementState, FailedAccount, Inspector2Configuration,
-    StringFilter, LIST_COVERAGE_MAX,
+    Member, OrganizationConfiguration, StringFilter, BATCH_GET_ACCOUNT_STATUS_MAX,
+    LIST_COVERAGE_MAX, LIST_MEMBERS_MAX,
 };
 use blindspot_aws::{AwsError, Inspector2Api, Page};
 
-use crate::convert::{non_empty, opt_chrono, required};
+use crate::convert::{non_empty, opt_chrono, required, PresenceProbe};
 use crate::error::Calls;
 
 /// The service label of Inspector v2 calls.
@@ -60,11 +61,13 @@ impl SdkInspector2 {
             .set_scan_status_reason(list(&filter.scan_status_reason)?)
             .set_resource_type(list(&filter.resource_type)?)
             .set_resource_id(list(&filter.resource_id)?)
+            .set_account_id(list(&filter.account_id)?)
             .build();
         let empty = filter.scan_status_code.is_empty()
             && filter.scan_status_reason.is_empty()
             && filter.resource_type.is_empty()
-            && filter.resource_id.is_empty();
+            && filter.resource_id.is_empty()
+            && filter.account_id.is_empty();
         Ok((!empty).then_some(criteria))
     }
 }
@@ -127,6 +130,23 @@ fn covered(r: &aws_sdk_inspector2::types::CoveredResource) -> Result<CoveredReso
     })
 }
 
+fn member(m: &aws_sdk_inspector2::types::Member) -> Result<Member, String> {
+    let account_id = m
+        .account_id()
+        .and_then(non_empty)
+        .ok_or_else(|| "a member has no accountId".to_owned())?;
+    Ok(Member {
+        account_id,
+        relationship_status: m.relationship_status().and_then(|s| non_empty(s.as_str())),
+        delegated_admin_account_id: m.delegated_admin_account_id().and_then(non_empty),
+        updated_at: opt_chrono(m.updated_at())?,
+    })
+}
+
+/// The required booleans of `AutoEnable`, which the SDK reads as `false`
+/// when an answer leaves them out.
+const AUTO_ENABLE_REQUIRED: &[&str] = &["/autoEnable/ec2", "/autoEnable/ecr"];
+
 #[async_trait]
 impl Inspector2Api for SdkInspector2 {
     async fn batch_get_account_status(
@@ -134,6 +154,15 @@ impl Inspector2Api for SdkInspector2 {
         account_ids: &[String],
     ) -> Result<AccountStatusBatch, AwsError> {
         const OP: &str = "BatchGetAccountStatus";
+        if account_ids.len() > BATCH_GET_ACCOUNT_STATUS_MAX {
+            return Err(self.calls.invalid_request(
+                OP,
+                format!(
+                    "{} account IDs in one call; AccountIdSet takes at most {BATCH_GET_ACCOUNT_STATUS_MAX}",
+                    account_ids.len()
+                ),
+            ));
+        }
         self.calls
             .run(OP, async {
                 let out = self
@@ -229,6 +258,76 @@ impl Inspector2Api for SdkInspector2 {
                     org_package_paths: out.org_package_paths().to_vec(),
                     error_message: out.error_message().and_then(non_empty),
                 })
+            })
+            .await
+    }
+
+    async fn list_members(
+        &self,
+        only_associated: bool,
+        next_token: Option<String>,
+    ) -> Result<Page<Member>, AwsError> {
+        const OP: &str = "ListMembers";
+        self.calls
+            .run(OP, async {
+                let out = self
+                    .client
+                    .list_members()
+                    .only_associated(only_associated)
+                    .max_results(LIST_MEMBERS_MAX)
+                    .set_next_token(next_token)
+                    .send()
+                    .await
+                    .map_err(|e| self.calls.error(OP, &e))?;
+                self.calls.page(OP, out.members(), member, out.next_token())
+            })
+            .await
+    }
+
+    async fn describe_organization_configuration(
+        &self,
+    ) -> Result<OrganizationConfiguration, AwsError> {
+        const OP: &str = "DescribeOrganizationConfiguration";
+        self.calls
+            .run(OP, async {
+                let probe = PresenceProbe::new(AUTO_ENABLE_REQUIRED);
+                let out = self
+                    .client
+                    .describe_organization_configuration()
+                    .customize()
+                    .interceptor(probe.clone())
+                    .send()
+                    .await
+                    .map_err(|e| self.calls.error(OP, &e))?;
+                Ok(OrganizationConfiguration {
+                    auto_enable: out.auto_enable().map(|a| AutoEnable {
+                        ec2: probe.present(0).then_some(a.ec2()),
+                        ecr: probe.present(1).then_some(a.ecr()),
+                        lambda: a.lambda(),
+                        lambda_code: a.lambda_code(),
+                    }),
+                    max_account_limit_reached: out.max_account_limit_reached(),
+                })
+            })
+            .await
+    }
+
+    async fn get_delegated_admin_account(&self) -> Result<Option<DelegatedAdmin>, AwsError> {
+        const OP: &str = "GetDelegatedAdminAccount";
+        self.calls
+            .run(OP, async {
+                let out = self
+                    .client
+                    .get_delegated_admin_account()
+                    .send()
+                    .await
+                    .map_err(|e| self.calls.error(OP, &e))?;
+                Ok(out.delegated_admin().map(|d| DelegatedAdmin {
+                    account_id: d.account_id().and_then(non_empty),
+                    relationship_status: d
+                        .relationship_status()
+                        .and_then(|s| non_empty(s.as_str())),
+                }))
             })
             .await
     }

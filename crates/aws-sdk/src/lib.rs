@@ -2,8 +2,10 @@
 //! ports of `blindspot-aws` ([`InspectorClassicApi`](blindspot_aws::InspectorClassicApi),
 //! [`SsmApi`](blindspot_aws::SsmApi), [`Inspector2Api`](blindspot_aws::Inspector2Api),
 //! [`LambdaApi`](blindspot_aws::LambdaApi), [`EcrApi`](blindspot_aws::EcrApi),
+//! [`OrganizationsApi`](blindspot_aws::OrganizationsApi),
 //! [`StsApi`](blindspot_aws::StsApi)) with `aws-sdk-*` clients and builds those
-//! clients per (account, region).
+//! clients per (account, region), every call within one global cap on calls
+//! in flight and paced per client.
 //!
 //! # Why only this crate links the SDK
 //! The SDK crates take minutes and gigabytes to compile. Rules, the engine and
@@ -29,6 +31,17 @@
 //! makes one per (service, account, region), as AWS throttles. blindspot
 //! does not retry on top, because the next scheduled evaluation is the retry.
 //!
+//! # Bounded calls
+//! Every call first waits for its client's pace (`calls_per_second`, bursts
+//! of `ceil(rate)`; a client is one service in one account and region),
+//! then for one of `max_in_flight_calls` permits shared by every client of
+//! the factory (see [`error`]). [`AwsFactory::in_flight`] reads the permits
+//! in use; `pacing_wait` and `permit_wait` the time spent waiting.
+//!
+//! # Credentials
+//! An assumed role's credentials are cached per account and refreshed 5 to
+//! 10 s before the session ends ([`factory::CREDENTIALS_REFRESH_BUFFER`]).
+//!
 //! # Errors and metrics
 //! Errors are classified by their AWS code (`ProvideErrorMetadata::code()`),
 //! never by SDK variant. A DNS failure on a service's default endpoint means
@@ -49,7 +62,8 @@
 //! - [`settings`]: [`AwsSettings`], [`RetryMode`], [`AccountSpec`], [`AwsSetupError`].
 //! - [`factory`]: [`AwsFactory`] and [`ResolvedAccount`].
 //! - [`error`]: SDK error classification and call metering.
-//! - [`classic`], [`ssm`], [`inspector2`], [`sts`]: one port implementation each.
+//! - [`classic`], [`ssm`], [`inspector2`], [`lambda`], [`ecr`],
+//!   [`organizations`], [`sts`]: one port implementation each.
 
 pub mod classic;
 mod convert;
@@ -58,6 +72,7 @@ pub mod error;
 pub mod factory;
 pub mod inspector2;
 pub mod lambda;
+pub mod organizations;
 pub mod settings;
 pub mod ssm;
 pub mod sts;
@@ -65,6 +80,7 @@ pub mod sts;
 pub use classic::SdkInspectorClassic;
 pub use factory::{AwsFactory, ResolvedAccount};
 pub use inspector2::SdkInspector2;
+pub use organizations::SdkOrganizations;
 pub use settings::{AccountSpec, AwsSettings, AwsSetupError, RetryMode};
 pub use ssm::SdkSsm;
 pub use sts::SdkSts;

@@ -28,6 +28,17 @@ pub const DEFAULT_MAX_BACKOFF: Duration = Duration::from_secs(5);
 /// 30% random throttling 12–18 s adaptive and 0.3 s standard; its client
 /// rate limiter falls to 0.5 calls/s and recovers with time, not successes.
 pub const DEFAULT_RETRY_MODE: RetryMode = RetryMode::Standard;
+/// The default cap on AWS calls in flight at once, over every account,
+/// region and service: enough to keep a few hundred accounts' evaluations
+/// moving, few enough that a burst of evaluations never opens hundreds of
+/// connections or trips every service's rate limit at once.
+pub const DEFAULT_MAX_IN_FLIGHT_CALLS: usize = 64;
+/// The default pace of each client (one service in one account and
+/// region): 10 calls a second on average, in bursts of 10. AWS's own
+/// limits for the calls blindspot makes are of this order per account and
+/// region (Inspector2 list calls, SSM Describe calls), so one evaluation
+/// sweeping thousands of pages leaves room for the others.
+pub const DEFAULT_CALLS_PER_SECOND: f64 = 10.0;
 
 /// How the SDK retries (`aws.retry_mode`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Deserialize, serde::Serialize)]
@@ -81,7 +92,7 @@ impl FromStr for RetryMode {
 }
 
 /// SDK-wide settings, shared by every account and region.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct AwsSettings {
     /// An endpoint that replaces every service's default (e.g. the simulated
     /// AWS). `AWS_ENDPOINT_URL` works too; this setting wins over it.
@@ -99,6 +110,14 @@ pub struct AwsSettings {
     /// The longest wait between two attempts (the SDK's backoff starts at
     /// 1 s, doubles per attempt and is jittered); more than zero.
     pub max_backoff: Duration,
+    /// The most AWS calls in flight at once over every client the factory
+    /// builds (`aws.max_in_flight_calls`); at least 1. A call waits for a
+    /// permit after its pacing, so a paced client holds none while it waits.
+    pub max_in_flight_calls: usize,
+    /// Calls per second each client may start on average, with bursts of
+    /// `ceil(rate)` (`aws.calls_per_second`); a client is one service in one
+    /// account and region. A finite number above zero.
+    pub calls_per_second: f64,
 }
 
 impl Default for AwsSettings {
@@ -111,6 +130,8 @@ impl Default for AwsSettings {
             max_attempts: DEFAULT_MAX_ATTEMPTS,
             retry_mode: DEFAULT_RETRY_MODE,
             max_backoff: DEFAULT_MAX_BACKOFF,
+            max_in_flight_calls: DEFAULT_MAX_IN_FLIGHT_CALLS,
+            calls_per_second: DEFAULT_CALLS_PER_SECOND,
         }
     }
 }
@@ -152,6 +173,22 @@ impl AwsSettings {
         }
         if self.attempt_timeout.is_zero() {
             return invalid("attempt_timeout", "must be greater than zero".to_owned());
+        }
+        if self.max_in_flight_calls == 0 {
+            return invalid("max_in_flight_calls", "must be at least 1".to_owned());
+        }
+        // A semaphore holds at most this many permits.
+        if self.max_in_flight_calls > tokio::sync::Semaphore::MAX_PERMITS {
+            return invalid(
+                "max_in_flight_calls",
+                format!("must be at most {}", tokio::sync::Semaphore::MAX_PERMITS),
+            );
+        }
+        if !(self.calls_per_second.is_finite() && self.calls_per_second > 0.0) {
+            return invalid(
+                "calls_per_second",
+                format!("{} must be a number above zero", self.calls_per_second),
+            );
         }
         if self.attempt_timeout > self.operation_timeout {
             return invalid(
@@ -252,6 +289,8 @@ mod tests {
         assert_eq!(s.max_attempts, 10);
         assert_eq!(s.retry_mode, RetryMode::Standard);
         assert_eq!(s.max_backoff, Duration::from_secs(5));
+        assert_eq!(s.max_in_flight_calls, 64);
+        assert_eq!(s.calls_per_second, 10.0);
         let t = s.timeout_config();
         assert_eq!(t.operation_timeout(), Some(Duration::from_secs(60)));
         assert_eq!(t.operation_attempt_timeout(), Some(Duration::from_secs(20)));
@@ -344,6 +383,26 @@ mod tests {
                 profile: Some(" ".into()),
                 ..Default::default()
             },
+            AwsSettings {
+                max_in_flight_calls: 0,
+                ..Default::default()
+            },
+            AwsSettings {
+                calls_per_second: 0.0,
+                ..Default::default()
+            },
+            AwsSettings {
+                calls_per_second: -1.0,
+                ..Default::default()
+            },
+            AwsSettings {
+                calls_per_second: f64::NAN,
+                ..Default::default()
+            },
+            AwsSettings {
+                calls_per_second: f64::INFINITY,
+                ..Default::default()
+            },
         ];
         for s in cases {
             let err = s.validate().unwrap_err();
@@ -354,6 +413,20 @@ mod tests {
             ..Default::default()
         };
         ok.validate().unwrap();
+        let slow = AwsSettings {
+            max_in_flight_calls: 1,
+            calls_per_second: 0.2,
+            ..Default::default()
+        };
+        slow.validate().unwrap();
+        let err = AwsSettings {
+            calls_per_second: 0.0,
+            ..Default::default()
+        }
+        .validate()
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("calls_per_second"), "{err}");
     }
 
     #[test]

@@ -31,6 +31,8 @@ fn settings(sim: &SimHandle) -> AwsSettings {
         operation_timeout: Duration::from_secs(10),
         attempt_timeout: Duration::from_secs(5),
         max_attempts: 3,
+        // Pacing is tested on its own; elsewhere it would only slow sweeps.
+        calls_per_second: 1000.0,
         ..AwsSettings::default()
     }
 }
@@ -1216,4 +1218,535 @@ async fn new_operations_can_be_denied_and_throttled_like_the_others() {
     clients.ecr.describe_repositories(1, None).await.unwrap();
     assert_eq!(w.count("lambda", "ListFunctions", "retried_attempt"), 1);
     assert_eq!(w.count("ecr", "DescribeRepositories", "retried_attempt"), 1);
+}
+
+const ACCOUNT_C: &str = "333333333333";
+
+/// An organisation managed by account A, which is also Inspector's
+/// delegated administrator: A, B, C (which denies AssumeRole), a member not
+/// yet associated, and 42 more; 46 accounts in all. Each of A and B has
+/// coverage in us-east-1.
+fn organization_scenario(tail: &str) -> String {
+    let mut s = header();
+    let _ = writeln!(
+        s,
+        "[organization]\nmanagement_account = \"{ACCOUNT_A}\"\ndelegated_admin = \"{ACCOUNT_A}\"\n\
+         auto_enable = {{ ec2 = true, ecr = true, lambda = false, lambda_code = false }}\n\
+         [[organization.account]]\nid = \"{ACCOUNT_A}\"\nname = \"security-tooling\"\n\
+         [[organization.account]]\nid = \"{ACCOUNT_B}\"\nname = \"payments\"\nemail = \"payments@example.com\"\n\
+         [[organization.account]]\nid = \"{ACCOUNT_C}\"\nname = \"analytics\"\ndeny_assume_role = true\n\
+         [[organization.account]]\nid = \"444444444444\"\ninspector_member = \"CREATED\"\nstate = \"SUSPENDED\""
+    );
+    for i in 1..=42u64 {
+        let _ = writeln!(
+            s,
+            "[[organization.account]]\nid = \"{:012}\"",
+            500_000_000_000 + i
+        );
+    }
+    for (account, n) in [(ACCOUNT_A, 3), (ACCOUNT_B, 5)] {
+        let _ = writeln!(
+            s,
+            "[[region]]\nregion = \"us-east-1\"\naccount = \"{account}\"\n[region.inspector2]\nstatus = \"ENABLED\""
+        );
+        for i in 0..n {
+            let _ = writeln!(
+                s,
+                "[[region.coverage]]\nresource_id = \"i-{account}{i:05}\""
+            );
+        }
+    }
+    s.push_str(tail);
+    s
+}
+
+#[tokio::test]
+async fn organizations_lists_every_account_over_pages() {
+    let w = World::new(&organization_scenario("")).await;
+    let orgs = w.clients("us-east-1").organizations;
+    let (accounts, pages) = all_pages(|t| orgs.list_accounts(t)).await;
+    // ListAccounts answers at most 20 a page.
+    assert_eq!((accounts.len(), pages), (46, 3));
+    assert_eq!(w.sim.call_count("organizations", "ListAccounts"), 3);
+    assert_eq!(w.count("organizations", "ListAccounts", "ok"), 3);
+    let payments = &accounts[1];
+    assert_eq!(payments.id, ACCOUNT_B);
+    assert_eq!(payments.name.as_deref(), Some("payments"));
+    assert_eq!(payments.email.as_deref(), Some("payments@example.com"));
+    assert_eq!(payments.state.as_deref(), Some("ACTIVE"));
+    assert_eq!(payments.status, None, "Status is retired");
+    assert!(payments.is_active());
+    assert!(payments
+        .arn
+        .as_deref()
+        .is_some_and(|a| a.starts_with(&format!("arn:aws:organizations::{ACCOUNT_A}:account/o-"))));
+    assert!(payments.joined_at.is_some());
+    let suspended = &accounts[3];
+    assert_eq!(
+        (suspended.id.as_str(), suspended.is_active()),
+        ("444444444444", false)
+    );
+    let ids: BTreeSet<&str> = accounts.iter().map(|a| a.id.as_str()).collect();
+    assert_eq!(ids.len(), 46);
+
+    // The retired Status still reads when an answer has no State.
+    let mut faults = Faults::default();
+    faults
+        .omit_members
+        .insert("ListAccounts".into(), vec!["State".into()]);
+    w.sim.set_scenario(
+        Scenario::from_toml_str(
+            &organization_scenario("")
+                .replace("[organization]\n", "[organization]\nlegacy_status = true\n"),
+        )
+        .unwrap(),
+    );
+    w.sim.set_faults(faults);
+    let page = orgs.list_accounts(None).await.unwrap();
+    let suspended = &page.items[3];
+    assert_eq!(
+        (suspended.state.as_deref(), suspended.status.as_deref()),
+        (None, Some("SUSPENDED"))
+    );
+    assert!(!suspended.is_active());
+    assert!(page.items[0].is_active());
+}
+
+#[tokio::test]
+async fn organizations_refuses_members_and_accounts_outside_one() {
+    let sim = start(&organization_scenario("")).await;
+    let counter = CallCounter::default();
+    let member = factory_with(KEY_B, settings(&sim), &counter).await;
+    let account = member.resolve_account(&spec("b")).await.unwrap();
+    let e = member
+        .clients(&account, "us-east-1")
+        .organizations
+        .list_accounts(None)
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind, AwsErrorKind::AccessDenied, "{e}");
+    assert_eq!(e.code.as_deref(), Some("AccessDeniedException"));
+
+    let lone = start(&header()).await;
+    let factory = factory_with(KEY_A, settings(&lone), &counter).await;
+    let account = factory.resolve_account(&spec("a")).await.unwrap();
+    let e = factory
+        .clients(&account, "us-east-1")
+        .organizations
+        .list_accounts(None)
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind, AwsErrorKind::InvalidRequest, "{e}");
+    assert_eq!(e.code.as_deref(), Some("AWSOrganizationsNotInUseException"));
+    assert_eq!(
+        e.to_string(),
+        "organizations:ListAccounts failed (invalid_request, AWSOrganizationsNotInUseException): \
+         Your account is not a member of an organization."
+    );
+    assert_eq!(
+        counter.total("organizations", "ListAccounts"),
+        2,
+        "both failures are counted"
+    );
+}
+
+#[tokio::test]
+async fn the_delegated_administrator_sees_the_organisation_in_inspector2() {
+    let w = World::new(&organization_scenario("")).await;
+    let i2 = w.clients("us-east-1").inspector2;
+
+    // 44 associated members (the administrator is not its own member), at
+    // most 50 a page; 45 with the one not associated yet.
+    let (members, pages) = all_pages(|t| i2.list_members(true, t)).await;
+    assert_eq!((members.len(), pages), (44, 1));
+    let (all, pages) = all_pages(|t| i2.list_members(false, t)).await;
+    assert_eq!((all.len(), pages), (45, 1));
+    let b = &members[0];
+    assert_eq!(b.account_id, ACCOUNT_B);
+    assert_eq!(b.relationship_status.as_deref(), Some("ENABLED"));
+    assert_eq!(b.delegated_admin_account_id.as_deref(), Some(ACCOUNT_A));
+    assert!(b.updated_at.is_some());
+    assert!(all
+        .iter()
+        .any(|m| m.account_id == "444444444444"
+            && m.relationship_status.as_deref() == Some("CREATED")));
+
+    let config = i2.describe_organization_configuration().await.unwrap();
+    let auto = config.auto_enable.unwrap();
+    assert_eq!(
+        (auto.ec2, auto.ecr, auto.lambda, auto.lambda_code),
+        (Some(true), Some(true), Some(false), Some(false))
+    );
+    assert_eq!(config.max_account_limit_reached, Some(false));
+
+    let admin = i2.get_delegated_admin_account().await.unwrap().unwrap();
+    assert_eq!(admin.account_id.as_deref(), Some(ACCOUNT_A));
+    assert_eq!(admin.relationship_status.as_deref(), Some("ENABLED"));
+
+    // Statuses of several members in one call; a non-member fails alone.
+    let batch = i2
+        .batch_get_account_status(&[
+            ACCOUNT_B.to_owned(),
+            "500000000001".to_owned(),
+            "999988887777".to_owned(),
+        ])
+        .await
+        .unwrap();
+    let ok: Vec<(&str, &str)> = batch
+        .accounts
+        .iter()
+        .map(|a| (a.account_id.as_str(), a.state.status.as_str()))
+        .collect();
+    assert_eq!(ok, [(ACCOUNT_B, "ENABLED"), ("500000000001", "DISABLED")]);
+    assert_eq!(batch.failed.len(), 1);
+    assert_eq!(batch.failed[0].account_id, "999988887777");
+    assert_eq!(batch.failed[0].error_code, "RESOURCE_NOT_FOUND");
+    let too_many: Vec<String> = (0..101)
+        .map(|i| format!("{:012}", 600_000_000_000u64 + i))
+        .collect();
+    let before = w.sim.call_count("inspector2", "BatchGetAccountStatus");
+    let e = i2.batch_get_account_status(&too_many).await.unwrap_err();
+    assert_eq!(e.kind, AwsErrorKind::InvalidRequest, "{e}");
+    assert_eq!(
+        w.sim.call_count("inspector2", "BatchGetAccountStatus"),
+        before,
+        "refused before sending"
+    );
+
+    // Coverage across the members, and one member's by accountId.
+    let none = CoverageFilter::default();
+    let (everything, _) = all_pages(|t| i2.list_coverage(&none, t)).await;
+    assert_eq!(everything.len(), 8);
+    let only_b = CoverageFilter {
+        account_id: vec![StringFilter {
+            comparison: "EQUALS".into(),
+            value: ACCOUNT_B.into(),
+        }],
+        ..CoverageFilter::default()
+    };
+    let (items, _) = all_pages(|t| i2.list_coverage(&only_b, t)).await;
+    assert_eq!(items.len(), 5);
+    assert!(items.iter().all(|r| r.account_id == ACCOUNT_B));
+
+    // Without a delegated administrator: Ok(None), not an error.
+    w.sim.set_scenario(
+        Scenario::from_toml_str(
+            &organization_scenario("").replace(&format!("delegated_admin = \"{ACCOUNT_A}\"\n"), ""),
+        )
+        .unwrap(),
+    );
+    assert_eq!(i2.get_delegated_admin_account().await.unwrap(), None);
+    let e = i2.describe_organization_configuration().await.unwrap_err();
+    assert_eq!(e.kind, AwsErrorKind::AccessDenied, "{e}");
+}
+
+#[tokio::test]
+async fn members_are_denied_the_organisation_view() {
+    let sim = start(&organization_scenario("")).await;
+    let counter = CallCounter::default();
+    let member = factory_with(KEY_B, settings(&sim), &counter).await;
+    let account = member.resolve_account(&spec("b")).await.unwrap();
+    let i2 = member.clients(&account, "us-east-1").inspector2;
+    for e in [
+        i2.list_members(true, None).await.unwrap_err(),
+        i2.describe_organization_configuration().await.unwrap_err(),
+        i2.get_delegated_admin_account().await.unwrap_err(),
+    ] {
+        assert_eq!(e.kind, AwsErrorKind::AccessDenied, "{e}");
+        assert_eq!(e.code.as_deref(), Some("AccessDeniedException"));
+    }
+    let batch = i2
+        .batch_get_account_status(&[ACCOUNT_B.to_owned(), ACCOUNT_A.to_owned()])
+        .await
+        .unwrap();
+    assert_eq!(batch.accounts.len(), 1);
+    assert_eq!(batch.failed[0].account_id, ACCOUNT_A);
+    assert_eq!(batch.failed[0].error_code, "ACCESS_DENIED");
+    // Its own coverage only.
+    let none = CoverageFilter::default();
+    let (items, _) = all_pages(|t| i2.list_coverage(&none, t)).await;
+    assert_eq!(items.len(), 5);
+}
+
+#[tokio::test]
+async fn an_omitted_auto_enable_member_is_absent_not_false() {
+    let w = World::new(&organization_scenario("")).await;
+    let mut faults = Faults::default();
+    faults.omit_members.insert(
+        "DescribeOrganizationConfiguration".into(),
+        vec![
+            "ec2".into(),
+            "lambdaCode".into(),
+            "maxAccountLimitReached".into(),
+        ],
+    );
+    w.sim.set_faults(faults);
+    let config = w
+        .clients("us-east-1")
+        .inspector2
+        .describe_organization_configuration()
+        .await
+        .unwrap();
+    let auto = config.auto_enable.unwrap();
+    // The SDK reads a missing required `ec2` as false; blindspot must not.
+    assert_eq!(
+        (auto.ec2, auto.ecr, auto.lambda, auto.lambda_code),
+        (None, Some(true), Some(false), None)
+    );
+    assert_eq!(config.max_account_limit_reached, None);
+}
+
+#[tokio::test]
+async fn a_denied_assume_role_is_access_denied_and_names_its_account() {
+    let sim = start(&organization_scenario("")).await;
+    let counter = CallCounter::default();
+    let factory = factory_with(KEY_A, settings(&sim), &counter).await;
+    let role = format!("arn:aws:iam::{ACCOUNT_C}:role/blindspot-audit");
+    let err = factory
+        .resolve_account(&AccountSpec {
+            role_arn: Some(role.clone()),
+            external_id: Some("shared-secret".into()),
+            ..spec("analytics")
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind, AwsErrorKind::AccessDenied, "{err}");
+    assert_eq!(err.code.as_deref(), Some("AccessDenied"), "{err}");
+    assert_eq!(
+        err.message,
+        format!(
+            "AssumeRole was refused: AccessDenied: User: arn:aws:iam::{ACCOUNT_A}:user/blindspot-sim-{KEY_A} \
+             is not authorized to perform: sts:AssumeRole on resource: {role}"
+        )
+    );
+    assert_for_people(&err.to_string());
+    // The account the failure belongs to, before STS ever confirmed it.
+    assert_eq!(
+        blindspot_aws_sdk::factory::role_arn_account_id(&role),
+        Some(ACCOUNT_C)
+    );
+    assert!(sim
+        .assume_role_counts()
+        .iter()
+        .any(|c| c.account == ACCOUNT_C && c.denied >= 1));
+    // Another member's role is granted.
+    let b = factory
+        .resolve_account(&AccountSpec {
+            role_arn: Some(format!("arn:aws:iam::{ACCOUNT_B}:role/blindspot-audit")),
+            ..spec("payments")
+        })
+        .await
+        .unwrap();
+    assert_eq!(b.account_id, ACCOUNT_B);
+    assert_eq!(sim.credentials_issued(ACCOUNT_B), 1);
+}
+
+#[tokio::test]
+async fn assumed_role_credentials_are_refreshed_before_they_expire() {
+    // Sessions of 15 s: the identity cache refreshes 5 to 10 s before the
+    // end (CREDENTIALS_REFRESH_BUFFER with its jitter), so over 2.2
+    // lifetimes the role is assumed at least 3 times and no call is ever
+    // signed with expired credentials, which the simulator would refuse.
+    let lifetime = Duration::from_secs(15);
+    let sim = start(&organization_scenario(
+        "[sts]\ncredential_lifetime = \"15s\"\n",
+    ))
+    .await;
+    let counter = CallCounter::default();
+    let factory = factory_with(KEY_A, settings(&sim), &counter).await;
+    let account = factory
+        .resolve_account(&AccountSpec {
+            role_arn: Some(format!("arn:aws:iam::{ACCOUNT_B}:role/blindspot-audit")),
+            ..spec("payments")
+        })
+        .await
+        .unwrap();
+    assert_eq!(account.account_id, ACCOUNT_B);
+    // One credentials cache for every regional client of the account.
+    let east = factory.clients(&account, "us-east-1").inspector2;
+    let west = factory.clients(&account, "eu-west-1").inspector2;
+    let started = Instant::now();
+    let mut calls = 0;
+    while started.elapsed() < lifetime * 22 / 10 {
+        for i2 in [&east, &west] {
+            let status = i2.batch_get_account_status(&[]).await;
+            let status = status
+                .unwrap_or_else(|e| panic!("call {calls} at {:?} failed: {e}", started.elapsed()));
+            assert_eq!(status.accounts[0].account_id, ACCOUNT_B);
+            calls += 1;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    let issued = sim.credentials_issued(ACCOUNT_B);
+    eprintln!(
+        "{calls} calls over {:?}: {issued} sessions of {lifetime:?}",
+        started.elapsed()
+    );
+    assert!(issued >= 3, "{issued} sessions for {calls} calls");
+    // Cached, not assumed per call.
+    assert!(issued * 10 < calls, "{issued} sessions for {calls} calls");
+    assert_eq!(
+        sim.calls()
+            .iter()
+            .filter(|c| c.service == "inspector2")
+            .map(|c| c.calls)
+            .sum::<u64>(),
+        calls,
+        "every call reached Inspector2 and none was refused as expired"
+    );
+}
+
+#[tokio::test]
+async fn calls_in_flight_never_exceed_the_global_cap() {
+    let sim = start(&format!("{}[[region]]\nregion = \"us-east-1\"\naccount = \"{ACCOUNT_A}\"\n[[region]]\nregion = \"eu-west-1\"\naccount = \"{ACCOUNT_A}\"\n", header())).await;
+    let mut faults = Faults::default();
+    faults.service_latency_ms.insert("ssm".into(), 300);
+    sim.set_faults(faults);
+    let counter = CallCounter::default();
+    let capped = AwsSettings {
+        max_in_flight_calls: 3,
+        ..settings(&sim)
+    };
+    let factory = factory_with(KEY_A, capped, &counter).await;
+    let account = factory.resolve_account(&spec("a")).await.unwrap();
+    // Two clients share the one cap.
+    let clients = [
+        factory.clients(&account, "us-east-1"),
+        factory.clients(&account, "eu-west-1"),
+    ];
+    assert_eq!(factory.in_flight(), 0);
+    let started = Instant::now();
+    let mut set = tokio::task::JoinSet::new();
+    for i in 0..12 {
+        let ssm = clients[i % 2].ssm.clone();
+        set.spawn(async move { ssm.list_associations(&[], None).await.map(|_| ()) });
+    }
+    let calls = async move {
+        let mut results = Vec::new();
+        while let Some(r) = set.join_next().await {
+            results.push(r.expect("call task panicked"));
+        }
+        results
+    };
+    let watch = async {
+        let mut peak = 0;
+        while started.elapsed() < Duration::from_secs(5) {
+            peak = peak.max(factory.in_flight());
+            tokio::time::sleep(Duration::from_millis(10)).await;
+            if factory.in_flight() == 0 && peak > 0 {
+                break;
+            }
+        }
+        peak
+    };
+    let (results, peak) = tokio::join!(calls, watch);
+    let elapsed = started.elapsed();
+    assert!(results.iter().all(Result::is_ok), "{results:?}");
+    eprintln!(
+        "12 calls of 300 ms under a cap of 3: {elapsed:?}, peak in flight {peak}, \
+         waited for permits {:?} in all",
+        factory.permit_wait()
+    );
+    assert!(peak <= 3, "{peak} calls in flight");
+    assert!(peak >= 2, "the calls never overlapped: {peak}");
+    // Four rounds of 300 ms at the least.
+    assert!(elapsed >= Duration::from_millis(1100), "{elapsed:?}");
+    assert!(factory.permit_wait() > Duration::ZERO);
+    assert_eq!(factory.in_flight(), 0);
+}
+
+#[tokio::test]
+async fn each_client_is_paced() {
+    let sim = start(&format!(
+        "{}[[region]]\nregion = \"us-east-1\"\naccount = \"{ACCOUNT_A}\"\n",
+        header()
+    ))
+    .await;
+    let counter = CallCounter::default();
+    let paced = AwsSettings {
+        calls_per_second: 5.0,
+        ..settings(&sim)
+    };
+    let factory = factory_with(KEY_A, paced, &counter).await;
+    let account = factory.resolve_account(&spec("a")).await.unwrap();
+    let ssm = factory.clients(&account, "us-east-1").ssm;
+    // 15 calls at 5/s with bursts of 5: (15 - 5) / 5 = 2 s at the least.
+    let started = Instant::now();
+    for _ in 0..15 {
+        ssm.list_associations(&[], None).await.unwrap();
+    }
+    let elapsed = started.elapsed();
+    eprintln!(
+        "15 calls paced at 5/s (burst 5): {elapsed:?}; pacing waits {:?} in all",
+        factory.pacing_wait()
+    );
+    assert!(elapsed >= Duration::from_millis(1900), "{elapsed:?}");
+    assert!(factory.pacing_wait() >= Duration::from_millis(1500));
+    // Another client (another region) has its own, untouched burst.
+    let other = factory.clients(&account, "eu-west-1").ssm;
+    let before = factory.pacing_wait();
+    for _ in 0..5 {
+        other.list_associations(&[], None).await.unwrap();
+    }
+    assert!(
+        factory.pacing_wait() - before < Duration::from_millis(100),
+        "{:?}",
+        factory.pacing_wait() - before
+    );
+}
+
+#[tokio::test]
+async fn expired_session_credentials_are_refused_as_access_denied() {
+    let sim = start(&organization_scenario(
+        "[sts]\ncredential_lifetime = \"1s\"\n",
+    ))
+    .await;
+    // A session of one second, assumed with the SDK's own STS client.
+    let sts = aws_sdk_sts::Client::from_conf(
+        aws_sdk_sts::config::Builder::from(&base(KEY_A).await)
+            .endpoint_url(sim.endpoint())
+            .build(),
+    );
+    let out = sts
+        .assume_role()
+        .role_arn(format!("arn:aws:iam::{ACCOUNT_B}:role/blindspot-audit"))
+        .role_session_name("test")
+        .send()
+        .await
+        .unwrap();
+    let c = out.credentials().unwrap();
+    let session = Credentials::new(
+        c.access_key_id(),
+        c.secret_access_key(),
+        Some(c.session_token().to_owned()),
+        None,
+        "session",
+    );
+    let config = aws_config::defaults(BehaviorVersion::latest())
+        .region(Region::new("us-east-1"))
+        .credentials_provider(session)
+        .load()
+        .await;
+    let counter = CallCounter::default();
+    let factory = AwsFactory::from_sdk_config(settings(&sim), config, counter).unwrap();
+    // Still valid: the calls act as the role's account.
+    let account = factory.resolve_account(&spec("b")).await.unwrap();
+    assert_eq!(account.account_id, ACCOUNT_B);
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+    // The SDK sends the session token; the simulator reads its expiry.
+    let e = factory
+        .sts(&account, "us-east-1")
+        .caller_account()
+        .await
+        .unwrap_err();
+    assert_eq!(e.code.as_deref(), Some("ExpiredToken"), "{e}");
+    assert_eq!(e.kind, AwsErrorKind::AccessDenied, "{e}");
+    let e = factory
+        .clients(&account, "us-east-1")
+        .inspector2
+        .batch_get_account_status(&[])
+        .await
+        .unwrap_err();
+    assert_eq!(e.code.as_deref(), Some("ExpiredTokenException"), "{e}");
+    assert_eq!(e.kind, AwsErrorKind::AccessDenied, "{e}");
 }

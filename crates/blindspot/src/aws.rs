@@ -11,18 +11,21 @@
 //! everything until the next restart. `check` resolves every account once,
 //! concurrently, and keeps the outcome.
 
+use blindspot_aws::delegated::{StatusSweep, ViaAdministrator};
+use blindspot_aws::organizations::OrgAccount;
+use blindspot_aws::paginate::{collect_all, Listing};
 use blindspot_aws::{AwsClients, AwsError};
 use blindspot_aws_sdk::factory::role_arn_account_id;
 use blindspot_aws_sdk::{AccountSpec, AwsFactory, AwsSettings};
 use blindspot_core::{CallCounter, Scope};
-use blindspot_engine::{ClientSource, Resolved, Target};
-use std::collections::BTreeMap;
+use blindspot_engine::{ClientSource, Resolved, Target, TargetSet};
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
-use tokio::sync::{Mutex, Semaphore};
+use tokio::sync::{watch, Mutex, Semaphore};
 use tokio::time::Instant;
 
-use crate::config::AwsConfig;
+use crate::config::{AwsConfig, OrganizationConfig};
 
 /// The wait after an account's first failed resolution; it doubles with each
 /// further failure.
@@ -42,86 +45,302 @@ pub fn settings(config: &AwsConfig) -> AwsSettings {
         max_attempts: config.max_attempts,
         retry_mode: config.retry_mode,
         max_backoff: config.max_backoff,
+        max_in_flight_calls: config.max_in_flight_calls,
+        calls_per_second: config.calls_per_second,
     }
 }
 
+/// Called with (account ID, name) whenever an account's name becomes known
+/// (from Organizations, or the config's name once STS has given the ID), and
+/// with (ID, `None`) when an account is no longer watched.
+pub type NameSink = Arc<dyn Fn(&str, Option<&str>) + Send + Sync>;
+
 /// The accounts of `[aws]` (the credentials' own account when none is
-/// listed), not yet resolved.
+/// listed), and with `[aws.organization]` those of the organisation; not
+/// yet resolved.
 pub struct Accounts {
-    accounts: Vec<Arc<Account>>,
+    factory: AwsFactory,
     regions: Vec<String>,
+    /// Resolutions in flight across all accounts.
+    resolving: Arc<Semaphore>,
+    /// The accounts of the config: the listed ones, or the credentials' own;
+    /// with an organisation, the home account first.
+    fixed: Vec<Watched>,
+    organization: Option<Organization>,
+    names: NameSink,
+    targets: watch::Sender<Arc<Vec<Target<AwsClients>>>>,
+}
+
+/// `[aws.organization]` and what its last refresh found.
+struct Organization {
+    config: OrganizationConfig,
+    /// The account blindspot runs in, which reads the organisation.
+    home: Arc<Account>,
+    /// The members being watched, by account ID.
+    members: std::sync::Mutex<BTreeMap<String, Watched>>,
+    /// Each region's sweep of member statuses.
+    sweeps: Sweeps,
+    /// Whether the account list has been read at least once: until then,
+    /// no member's scope can be told to be unconfigured.
+    read_once: std::sync::atomic::AtomicBool,
+}
+
+/// What one refresh of the organisation changed.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Refreshed {
+    /// ACTIVE accounts listed (before `include`/`exclude`).
+    pub listed: usize,
+    /// Account IDs watched from now on.
+    pub added: Vec<String>,
+    /// Account IDs no longer watched: they left, are no longer ACTIVE, or
+    /// were excluded.
+    pub removed: Vec<String>,
 }
 
 impl Accounts {
     /// Loads the SDK's credential chain; contacts no AWS service.
-    pub async fn new(config: &AwsConfig, counter: CallCounter) -> anyhow::Result<Accounts> {
+    pub async fn new(
+        config: &AwsConfig,
+        counter: CallCounter,
+        names: NameSink,
+    ) -> anyhow::Result<Accounts> {
         let factory = AwsFactory::new(settings(config), counter).await?;
-        let specs: Vec<AccountSpec> = if config.accounts.is_empty() {
-            vec![AccountSpec {
-                name: "default".to_owned(),
-                role_arn: None,
-                external_id: None,
-                profile: None,
-            }]
-        } else {
-            config
-                .accounts
-                .iter()
-                .map(|a| AccountSpec {
-                    name: a.name.clone(),
-                    role_arn: a.role_arn.clone(),
-                    external_id: a.external_id.as_ref().map(|id| id.expose().clone()),
-                    profile: a.profile.clone(),
-                })
-                .collect()
-        };
         let resolving = Arc::new(Semaphore::new(config.concurrency.max(1)));
-        let accounts = specs
-            .into_iter()
-            .map(|spec| {
-                Arc::new(Account::new(
-                    spec,
-                    factory.clone(),
-                    &config.regions,
-                    &resolving,
-                ))
+        let own = || AccountSpec {
+            name: "default".to_owned(),
+            role_arn: None,
+            external_id: None,
+            profile: None,
+        };
+        let mut specs: Vec<AccountSpec> = config
+            .accounts
+            .iter()
+            .map(|a| AccountSpec {
+                name: a.name.clone(),
+                role_arn: a.role_arn.clone(),
+                external_id: a.external_id.as_ref().map(|id| id.expose().clone()),
+                profile: a.profile.clone(),
             })
             .collect();
-        Ok(Accounts {
-            accounts,
+        // The home account reads the organisation and is watched with its
+        // own credentials; without an organisation, it is watched only when
+        // no account is listed.
+        let own_first = config.organization.is_some() || specs.is_empty();
+        if own_first {
+            specs.insert(0, own());
+        }
+        let sweeps: Option<Sweeps> = config.organization.as_ref().map(|_| {
+            Arc::new(
+                config
+                    .regions
+                    .iter()
+                    .map(|r| (r.clone(), Arc::new(StatusSweep::new(SWEEP_TTL))))
+                    .collect(),
+            )
+        });
+        let build = |spec: AccountSpec, sees_organization: bool, named: bool| {
+            Watched::new(Account::new(
+                spec,
+                factory.clone(),
+                &config.regions,
+                &resolving,
+                sees_organization,
+                sees_organization.then(|| sweeps.clone()).flatten(),
+                named.then(|| Arc::clone(&names)),
+            ))
+        };
+        let mut fixed = Vec::with_capacity(specs.len());
+        let mut organization = None;
+        for (i, spec) in specs.into_iter().enumerate() {
+            let home = i == 0 && config.organization.is_some();
+            // The credentials' own account has no name of the config's.
+            let account = build(spec, home, !(i == 0 && own_first));
+            if home {
+                if let Some(config) = &config.organization {
+                    organization = Some(Organization {
+                        sweeps: sweeps.clone().unwrap_or_default(),
+                        config: config.clone(),
+                        home: Arc::clone(&account.account),
+                        members: std::sync::Mutex::new(BTreeMap::new()),
+                        read_once: std::sync::atomic::AtomicBool::new(false),
+                    });
+                }
+            }
+            fixed.push(account);
+        }
+        let (targets, _) = watch::channel(Arc::new(Vec::new()));
+        let accounts = Accounts {
+            factory,
             regions: config.regions.clone(),
-        })
+            resolving,
+            fixed,
+            organization,
+            names,
+            targets,
+        };
+        accounts.publish();
+        Ok(accounts)
     }
 
-    /// The daemon's targets, every account in every region: an account is
-    /// resolved when an evaluation first needs it, and retried until it is.
-    pub fn targets(&self) -> Vec<Target<AwsClients>> {
-        self.accounts
-            .iter()
-            .flat_map(|account| {
-                self.regions.iter().map(|region| {
-                    Target::new(Arc::new(AccountRegion {
-                        account: Arc::clone(account),
-                        region: region.clone(),
-                    }))
-                })
+    /// Every account watched now: the fixed ones, then the members.
+    fn watched(&self) -> Vec<Watched> {
+        let mut all = self.fixed.clone();
+        if let Some(org) = &self.organization {
+            all.extend(org.members().values().cloned());
+        }
+        all
+    }
+
+    fn all(&self) -> Vec<Arc<Account>> {
+        self.watched().into_iter().map(|w| w.account).collect()
+    }
+
+    /// Sends the current targets to the scheduler. Each account keeps its
+    /// targets for life, so the scheduler recognises the ones it has seen.
+    fn publish(&self) {
+        let targets: Vec<Target<AwsClients>> = self
+            .watched()
+            .into_iter()
+            .flat_map(|watched| watched.targets)
+            .collect();
+        self.targets.send_replace(Arc::new(targets));
+    }
+
+    /// The daemon's targets, every account in every region, updated as the
+    /// organisation changes: an account is resolved when an evaluation first
+    /// needs it, and retried until it is.
+    pub fn targets(&self) -> TargetSet<AwsClients> {
+        TargetSet::watch(self.targets.subscribe())
+    }
+
+    /// How often the organisation is re-read, if one is watched.
+    pub fn refresh_every(&self) -> Option<Duration> {
+        self.organization.as_ref().map(|org| org.config.refresh)
+    }
+
+    /// Re-reads the organisation's accounts (Organizations ListAccounts, every
+    /// page, with the home account's credentials) and updates the targets.
+    /// A failure changes nothing: an account is never dropped because the
+    /// list could not be read.
+    pub async fn refresh_organization(&self) -> Result<Refreshed, String> {
+        let Some(org) = &self.organization else {
+            return Ok(Refreshed::default());
+        };
+        let home = org.home.resolve(true).await?;
+        let region = self.regions.first().cloned().unwrap_or_default();
+        let clients = home
+            .clients
+            .get(&region)
+            .ok_or_else(|| format!("region {region} has no clients"))?;
+        let listed: Vec<OrgAccount> =
+            collect_all(Listing::new("organizations", "ListAccounts"), |token| {
+                clients.organizations.list_accounts(token)
             })
-            .collect()
+            .await
+            .map_err(|err| format!("cannot list the organisation's accounts: {err}"))?;
+        let active: Vec<&OrgAccount> = listed.iter().filter(|a| a.is_active()).collect();
+        for account in &active {
+            if let Some(name) = account.name.as_deref() {
+                (self.names)(&account.id, Some(name));
+            }
+        }
+        // Accounts of the config are watched as the config says, never twice.
+        let configured: BTreeSet<String> = self
+            .fixed
+            .iter()
+            .filter_map(|w| w.account.known_id())
+            .collect();
+        let wanted: BTreeMap<&str, &OrgAccount> = active
+            .iter()
+            .filter(|a| org.config.include.is_empty() || org.config.include.contains(&a.id))
+            .filter(|a| !org.config.exclude.contains(&a.id))
+            .filter(|a| !configured.contains(&a.id))
+            .map(|a| (a.id.as_str(), *a))
+            .collect();
+        let mut change = Refreshed {
+            listed: active.len(),
+            ..Refreshed::default()
+        };
+        {
+            let mut members = org.members();
+            let gone: Vec<String> = members
+                .keys()
+                .filter(|id| !wanted.contains_key(id.as_str()))
+                .cloned()
+                .collect();
+            for id in gone {
+                members.remove(&id);
+                (self.names)(&id, None);
+                change.removed.push(id);
+            }
+            for (id, account) in &wanted {
+                if members.contains_key(*id) {
+                    continue;
+                }
+                let spec = AccountSpec {
+                    name: account.name.clone().unwrap_or_else(|| (*id).to_owned()),
+                    role_arn: Some(format!(
+                        "arn:{}:iam::{id}:role/{}",
+                        partition(account),
+                        org.config.role_name
+                    )),
+                    external_id: org.config.external_id.as_ref().map(|e| e.expose().clone()),
+                    profile: None,
+                };
+                let member = Watched::new(Account::new(
+                    spec,
+                    self.factory.clone(),
+                    &self.regions,
+                    &self.resolving,
+                    false,
+                    Some(Arc::clone(&org.sweeps)),
+                    None,
+                ));
+                members.insert((*id).to_owned(), member);
+                change.added.push((*id).to_owned());
+            }
+        }
+        if !change.added.is_empty() || !change.removed.is_empty() {
+            let ids: Vec<String> = org.members().keys().cloned().collect();
+            for sweep in org.sweeps.values() {
+                sweep.set_members(ids.clone());
+            }
+            self.publish();
+        }
+        org.read_once
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+        Ok(change)
     }
 
-    /// Every configured (account ID, region), once every account has
-    /// resolved; `None` while any has not, because an account that has not
-    /// answered yet cannot be told apart from one that is no longer
-    /// configured.
+    /// Every watched (account ID, region), when every account's ID is known
+    /// (resolved, or named by its role ARN); `None` while one is not,
+    /// because an account that has not answered yet cannot be told apart
+    /// from one that is no longer configured.
     pub fn configured_scopes(&self) -> Option<Vec<Scope>> {
+        if let Some(org) = &self.organization {
+            if !org.read_once.load(std::sync::atomic::Ordering::SeqCst) {
+                return None;
+            }
+        }
         let mut scopes = Vec::new();
-        for account in &self.accounts {
-            let ready = account.resolved.get()?;
+        for account in self.all() {
+            let id = account.known_id()?;
             for region in &self.regions {
-                scopes.push(Scope::new(ready.account_id.clone(), region));
+                scopes.push(Scope::new(id.clone(), region));
             }
         }
         Some(scopes)
+    }
+
+    /// The (account ID, region) scopes that see the organisation: the home
+    /// account's, once it has resolved.
+    pub fn organization_scopes(&self) -> Vec<Scope> {
+        self.all()
+            .iter()
+            .filter(|a| a.sees_organization)
+            .filter_map(|a| a.known_id())
+            .flat_map(|id| self.regions.iter().map(move |r| Scope::new(id.clone(), r)))
+            .collect()
     }
 
     /// After [`resolve_once`](Self::resolve_once): the one problem to report
@@ -131,7 +350,7 @@ impl Accounts {
     /// this one, and leaves its evaluations to say so.
     pub async fn credentials_problem(&self) -> Option<CredentialsProblem> {
         let mut problem = None;
-        for account in &self.accounts {
+        for account in self.all() {
             if account.resolved.get().is_some() {
                 return None;
             }
@@ -146,23 +365,49 @@ impl Accounts {
         problem
     }
 
-    /// `check`'s targets: every account resolved once, concurrently, and
-    /// that outcome kept. An account that cannot be resolved still yields
-    /// targets, whose evaluations read `error` with the reason: one
-    /// unreachable account must neither stop the others nor pass silently.
-    pub async fn resolve_once(&self) -> Vec<Target<AwsClients>> {
+    /// `check`'s targets: the organisation read once (a failure is returned
+    /// and the listed accounts are still checked), then every account
+    /// resolved once, concurrently, and that outcome kept. An account that
+    /// cannot be resolved still yields targets, whose evaluations read
+    /// `error` with the reason: one unreachable account must neither stop the
+    /// others nor pass silently.
+    pub async fn resolve_once(&self) -> (Vec<Target<AwsClients>>, Option<String>) {
+        let discovery = self.refresh_organization().await.err();
+        let accounts = self.all();
         let outcomes =
-            futures::future::join_all(self.accounts.iter().map(|account| account.resolve(false)))
-                .await;
+            futures::future::join_all(accounts.iter().map(|account| account.resolve(false))).await;
         let mut targets = Vec::new();
-        for (account, outcome) in self.accounts.iter().zip(outcomes) {
+        for (account, outcome) in accounts.iter().zip(outcomes) {
             for region in &self.regions {
                 let resolved = account.in_region(outcome.clone(), region);
-                targets.push(Target::fixed(resolved.scope, resolved.clients));
+                let target = Target::fixed(resolved.scope, resolved.clients);
+                targets.push(if account.sees_organization {
+                    target.seeing_organization()
+                } else {
+                    target
+                });
             }
         }
-        targets
+        (targets, discovery)
     }
+}
+
+impl Organization {
+    fn members(&self) -> std::sync::MutexGuard<'_, BTreeMap<String, Watched>> {
+        // Plain map updates: a panic elsewhere cannot leave one half done.
+        self.members.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// The partition of an account's ARN (`arn:aws-us-gov:organizations::…`),
+/// `aws` when it has none.
+fn partition(account: &OrgAccount) -> &str {
+    account
+        .arn
+        .as_deref()
+        .and_then(|arn| arn.split(':').nth(1))
+        .filter(|p| !p.is_empty())
+        .unwrap_or("aws")
 }
 
 /// One configured account: resolved once, or retried with a backoff until it
@@ -180,6 +425,54 @@ struct Account {
     /// Held during an attempt, so the regions and rules asking at the same
     /// time share one STS call and its outcome.
     retry: Mutex<Retry>,
+    /// Whether this is the home account of an organisation.
+    sees_organization: bool,
+    /// Told the account's (ID, name) once STS has given the ID, for an
+    /// account named in the config; a member's name comes from Organizations.
+    names: Option<NameSink>,
+    /// With an organisation, each region's sweep of member statuses: the
+    /// home account's Inspector2 client feeds them, a member's reads them.
+    sweeps: Option<Sweeps>,
+}
+
+/// Each region's [`StatusSweep`].
+type Sweeps = Arc<BTreeMap<String, Arc<StatusSweep>>>;
+
+/// How long one sweep of member statuses through the administrator is
+/// reused: statuses change when someone enables or disables Inspector,
+/// rarely within minutes.
+const SWEEP_TTL: Duration = Duration::from_secs(300);
+
+/// A watched account and its targets, one per region, made once: the
+/// scheduler tells the targets it has evaluated from new ones by their
+/// identity. The targets hold the account; dropping this (the account left)
+/// ends them once any evaluation in flight has finished.
+#[derive(Clone)]
+struct Watched {
+    account: Arc<Account>,
+    targets: Vec<Target<AwsClients>>,
+}
+
+impl Watched {
+    fn new(account: Account) -> Watched {
+        let account = Arc::new(account);
+        let targets = account
+            .regions
+            .iter()
+            .map(|region| {
+                let target = Target::new(Arc::new(AccountRegion {
+                    account: Arc::clone(&account),
+                    region: region.clone(),
+                }));
+                if account.sees_organization {
+                    target.seeing_organization()
+                } else {
+                    target
+                }
+            })
+            .collect();
+        Watched { account, targets }
+    }
 }
 
 /// A resolved account: its ID and one client bundle per region.
@@ -207,6 +500,9 @@ impl Account {
         factory: AwsFactory,
         regions: &[String],
         resolving: &Arc<Semaphore>,
+        sees_organization: bool,
+        sweeps: Option<Sweeps>,
+        names: Option<NameSink>,
     ) -> Account {
         let provisional_id = spec
             .role_arn
@@ -221,6 +517,23 @@ impl Account {
             resolving: Arc::clone(resolving),
             resolved: OnceLock::new(),
             retry: Mutex::new(Retry::default()),
+            sees_organization,
+            sweeps,
+            names,
+        }
+    }
+
+    /// The account ID its evaluations are recorded under, if it is known:
+    /// the one STS gave, or the one its role ARN names.
+    fn known_id(&self) -> Option<String> {
+        match self.resolved.get() {
+            Some(ready) => Some(ready.account_id.clone()),
+            None => self
+                .spec
+                .role_arn
+                .as_deref()
+                .and_then(role_arn_account_id)
+                .map(str::to_owned),
         }
     }
 
@@ -271,10 +584,24 @@ impl Account {
                     .regions
                     .iter()
                     .map(|region| {
-                        let clients = Arc::new(self.factory.clients(&account, region));
-                        (region.clone(), clients)
+                        let mut clients = self.factory.clients(&account, region);
+                        if let Some(sweep) = self.sweeps.as_ref().and_then(|s| s.get(region)) {
+                            if self.sees_organization {
+                                sweep.set_admin(Arc::clone(&clients.inspector2));
+                            } else {
+                                clients.inspector2 = Arc::new(ViaAdministrator::new(
+                                    Arc::clone(&clients.inspector2),
+                                    account.account_id.clone(),
+                                    Arc::clone(sweep),
+                                ));
+                            }
+                        }
+                        (region.clone(), Arc::new(clients))
                     })
                     .collect();
+                if let Some(names) = &self.names {
+                    names(&account.account_id, Some(&self.spec.name));
+                }
                 Ok(self.resolved.get_or_init(|| Ready {
                     account_id: account.account_id,
                     clients,
@@ -373,7 +700,7 @@ impl CredentialsProblem {
             "{problem}\nNothing was checked. Next steps:\n\
              \x20 - use a named profile:        AWS_PROFILE=<name> blindspot check ...\n\
              \x20 - or sign in with SSO:        aws sso login --profile <name>\n\
-             \x20 - give it read-only access:   deploy/iam-policy.json (README, \"Against your AWS account\")\n\
+             \x20 - give it read-only access:   deploy/iam/blindspot-policy.json (README, \"Against your AWS account\")\n\
              \x20 - or see it without AWS:      blindspot demo\n"
         )
     }
@@ -393,7 +720,7 @@ fn log_failure(name: &str, err: &AwsError, attempt: u32, wait: Duration) {
 
 /// The wait after `failures` failed attempts: [`RETRY_FIRST`], doubling,
 /// at most [`RETRY_MAX`].
-fn backoff(failures: u32) -> Duration {
+pub fn backoff(failures: u32) -> Duration {
     let doublings = failures.saturating_sub(1).min(16);
     RETRY_FIRST.saturating_mul(1 << doublings).min(RETRY_MAX)
 }

@@ -3,6 +3,7 @@
 use blindspot_core::{CallCounter, Evaluation};
 use blindspot_rules::{all_rules, RuleEntry};
 use std::fmt::Write as _;
+use std::sync::{Arc, Mutex};
 
 use crate::config::Config;
 use crate::output;
@@ -49,17 +50,40 @@ pub async fn run(
 ) -> anyhow::Result<u8> {
     let entries = select(config, requested)?;
     let counter = CallCounter::default();
-    let accounts = crate::aws::Accounts::new(&config.aws, counter).await?;
-    let targets = accounts.resolve_once().await;
+    let names = Arc::new(Mutex::new(output::AccountNames::new()));
+    let sink = Arc::clone(&names);
+    let accounts = crate::aws::Accounts::new(
+        &config.aws,
+        counter,
+        Arc::new(move |id: &str, name: Option<&str>| {
+            let mut names = sink.lock().unwrap_or_else(|e| e.into_inner());
+            match name {
+                Some(name) => names.insert(id.to_owned(), name.to_owned()),
+                None => names.remove(id),
+            };
+        }),
+    )
+    .await?;
+    let (targets, discovery) = accounts.resolve_once().await;
     // No usable credentials at all is one problem of the setup, said once
     // with what to do, not an `error` line per rule and region.
     if let Some(problem) = accounts.credentials_problem().await {
         eprint!("{}", problem.explain());
         return Ok(crate::exit::CONFIG);
     }
+    if let Some(err) = &discovery {
+        eprintln!("warning: only the configured accounts were checked: {err}");
+    }
     let evaluations = evaluate(&entries, &targets, config.aws.concurrency).await;
-    print(&evaluations, format)?;
-    Ok(output::exit_code(&evaluations, fail_on))
+    let names = names.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    print(&evaluations, &names, format)?;
+    let code = output::exit_code(&evaluations, fail_on);
+    // An organisation that could not be read was not checked whole.
+    Ok(if discovery.is_some() {
+        code.max(crate::exit::INCOMPLETE)
+    } else {
+        code
+    })
 }
 
 /// Evaluates rules in order; later rules see earlier rules' findings.
@@ -82,7 +106,11 @@ pub async fn evaluate(
 
 /// Prints evaluations in the chosen format. A failed write (a closed pipe, a
 /// full disk) is an error, never a panic, so it exits with its own code.
-pub fn print(evaluations: &[Evaluation], format: Format) -> anyhow::Result<()> {
+pub fn print(
+    evaluations: &[Evaluation],
+    names: &output::AccountNames,
+    format: Format,
+) -> anyhow::Result<()> {
     use anyhow::Context as _;
     use std::io::Write as _;
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
@@ -90,12 +118,12 @@ pub fn print(evaluations: &[Evaluation], format: Format) -> anyhow::Result<()> {
         Format::Json => {
             // Streamed: with 100k findings the document is over 100 MB, and
             // building it as one string first would double the peak memory.
-            serde_json::to_writer_pretty(&mut out, &output::report(evaluations))
+            serde_json::to_writer_pretty(&mut out, &output::report(evaluations, names))
                 .context("cannot write the report")?;
             writeln!(out).context("cannot write the report")?;
         }
         Format::Table => out
-            .write_all(output::table(evaluations).as_bytes())
+            .write_all(output::table(evaluations, names).as_bytes())
             .context("cannot write the report")?,
     }
     out.flush().context("cannot write the report")?;

@@ -69,6 +69,52 @@ pub struct AwsConfig {
     /// How many (account, region) evaluations may run at once, across all
     /// rules; also how many accounts are resolved at once.
     pub concurrency: usize,
+    /// AWS calls in flight at once, across every account, region and service.
+    pub max_in_flight_calls: usize,
+    /// Calls started per second to one service in one account and region.
+    pub calls_per_second: f64,
+    /// `[aws.organization]`: every account of the organisation, discovered.
+    pub organization: Option<OrganizationConfig>,
+}
+
+/// `[aws.organization]`: the accounts of an AWS Organization, read with
+/// Organizations ListAccounts from the account blindspot runs in (the
+/// management account or a delegated administrator) and re-read every
+/// `refresh`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OrganizationConfig {
+    /// The role assumed in each member: `arn:<partition>:iam::<id>:role/<role_name>`.
+    pub role_name: String,
+    /// The external ID the role's trust policy requires: a shared secret.
+    #[serde(default)]
+    pub external_id: Option<Redacted<String>>,
+    /// Only these account IDs (empty: every ACTIVE account).
+    #[serde(default)]
+    pub include: Vec<String>,
+    /// Never these account IDs.
+    #[serde(default)]
+    pub exclude: Vec<String>,
+    /// How often the account list is re-read.
+    #[serde(with = "humantime_serde", default = "default_refresh")]
+    pub refresh: Duration,
+}
+
+fn default_refresh() -> Duration {
+    Duration::from_secs(3600)
+}
+
+/// Whether `id` is a 12-digit AWS account ID.
+pub fn is_account_id(id: &str) -> bool {
+    id.len() == 12 && id.bytes().all(|b| b.is_ascii_digit())
+}
+
+/// Whether `name` can be an IAM role name (1 to 64 of `\w+=,.@-`).
+fn is_role_name(name: &str) -> bool {
+    (1..=64).contains(&name.len())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "_+=,.@-".contains(c))
 }
 
 impl Default for AwsConfig {
@@ -84,6 +130,9 @@ impl Default for AwsConfig {
             retry_mode: blindspot_aws_sdk::settings::DEFAULT_RETRY_MODE,
             max_backoff: blindspot_aws_sdk::settings::DEFAULT_MAX_BACKOFF,
             concurrency: 4,
+            max_in_flight_calls: blindspot_aws_sdk::settings::DEFAULT_MAX_IN_FLIGHT_CALLS,
+            calls_per_second: blindspot_aws_sdk::settings::DEFAULT_CALLS_PER_SECOND,
+            organization: None,
         }
     }
 }
@@ -206,6 +255,9 @@ pub struct SchedulerSection {
     /// absent: all of them when only one rule is enabled, else half of them,
     /// at least one.
     pub per_rule_concurrency: Option<usize>,
+    /// How many of the `aws.concurrency` evaluations one account may hold,
+    /// across its regions and rules; absent: half of them, at least one.
+    pub per_account_concurrency: Option<usize>,
 }
 
 impl Default for SchedulerSection {
@@ -214,6 +266,7 @@ impl Default for SchedulerSection {
             jitter: Duration::from_secs(10),
             shutdown_grace: Duration::from_secs(30),
             per_rule_concurrency: None,
+            per_account_concurrency: None,
         }
     }
 }
@@ -312,16 +365,26 @@ impl Config {
                 "key `aws.concurrency` must be at least 1".into(),
             ));
         }
-        if let Some(n) = self.scheduler.per_rule_concurrency {
-            if n == 0 || n > self.aws.concurrency {
-                return Err(invalid(
-                    "scheduler.per_rule_concurrency",
-                    format!(
-                        "key `scheduler.per_rule_concurrency` must be between 1 and \
-                         `aws.concurrency` ({}), not {n}",
-                        self.aws.concurrency
-                    ),
-                ));
+        for (key, value) in [
+            (
+                "scheduler.per_rule_concurrency",
+                self.scheduler.per_rule_concurrency,
+            ),
+            (
+                "scheduler.per_account_concurrency",
+                self.scheduler.per_account_concurrency,
+            ),
+        ] {
+            if let Some(n) = value {
+                if n == 0 || n > self.aws.concurrency {
+                    return Err(invalid(
+                        key,
+                        format!(
+                            "key `{key}` must be between 1 and `aws.concurrency` ({}), not {n}",
+                            self.aws.concurrency
+                        ),
+                    ));
+                }
             }
         }
         // A zero here would time out every call or request at once, delete
@@ -397,6 +460,35 @@ impl Config {
                 &format!("aws.{setting}"),
                 format!("key `aws.{setting}`: {reason}"),
             ));
+        }
+        if let Some(org) = &self.aws.organization {
+            if !is_role_name(&org.role_name) {
+                return Err(invalid(
+                    "aws.organization.role_name",
+                    format!(
+                        "key `aws.organization.role_name`: `{}` is not an IAM role name \
+                         (1 to 64 letters, digits and `_+=,.@-`; the path and ARN are built from it)",
+                        org.role_name
+                    ),
+                ));
+            }
+            for (key, ids) in [
+                ("aws.organization.include", &org.include),
+                ("aws.organization.exclude", &org.exclude),
+            ] {
+                if let Some((i, bad)) = ids.iter().enumerate().find(|(_, id)| !is_account_id(id)) {
+                    return Err(invalid(
+                        &format!("{key}[{i}]"),
+                        format!("key `{key}`: `{bad}` is not a 12-digit account ID"),
+                    ));
+                }
+            }
+            if org.refresh.is_zero() {
+                return Err(invalid(
+                    "aws.organization.refresh",
+                    "key `aws.organization.refresh` must be longer than zero".into(),
+                ));
+            }
         }
         let mut seen = std::collections::BTreeSet::new();
         if let Some((i, account)) = self
@@ -565,6 +657,54 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("line 2") && err.contains("AWS_EC3"), "{err}");
+    }
+
+    #[test]
+    fn the_organisation_is_checked_key_by_key() {
+        let org = |body: &str| {
+            parse(&format!(
+                "[aws]\nregions = [\"us-east-1\"]\n[aws.organization]\n{body}"
+            ))
+        };
+        let ok = org("role_name = \"blindspot-audit\"\nexternal_id = \"s3cret\"\n").unwrap();
+        let config = ok.aws.organization.unwrap();
+        assert_eq!(config.refresh, Duration::from_secs(3600));
+        assert!(!format!("{config:?}").contains("s3cret"), "{config:?}");
+        for (body, key, line) in [
+            (
+                "role_name = \"role/blindspot\"\n",
+                "aws.organization.role_name",
+                4,
+            ),
+            (
+                "role_name = \"r\"\ninclude = [\"111111111111\", \"12345\"]\n",
+                "aws.organization.include",
+                5,
+            ),
+            (
+                "role_name = \"r\"\nexclude = [\"x11111111111\"]\n",
+                "aws.organization.exclude",
+                5,
+            ),
+            (
+                "role_name = \"r\"\nrefresh = \"0s\"\n",
+                "aws.organization.refresh",
+                5,
+            ),
+        ] {
+            let err = org(body).unwrap_err().to_string();
+            assert!(
+                err.contains(key) && err.contains(&format!("line {line}")),
+                "{body}: {err}"
+            );
+        }
+        // role_name is required; an unknown key is refused.
+        let err = org("refresh = \"1h\"\n").unwrap_err().to_string();
+        assert!(err.contains("role_name"), "{err}");
+        let err = org("role_name = \"r\"\nroles = 1\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("roles") && err.contains("line 5"), "{err}");
     }
 
     #[test]

@@ -2,7 +2,7 @@
 //! server, wired together and stopped together.
 
 use anyhow::Context as _;
-use blindspot_core::{CallCounter, Scope};
+use blindspot_core::{CallCounter, Reach, Scope};
 use blindspot_engine::scheduler::{Retention, ScheduledRule, Scheduler, SchedulerOptions};
 use blindspot_engine::RuleSchedule;
 use blindspot_server::{AppState, EvaluationCounter, ServerConfig};
@@ -142,7 +142,19 @@ pub async fn run_with_listener(
     let calls = CallCounter::default();
     // Accounts are resolved by the evaluations that need them, not here: the
     // server answers at once, and an account that fails is retried.
-    let accounts = Arc::new(crate::aws::Accounts::new(&config.aws, calls.clone()).await?);
+    let names = blindspot_server::AccountNames::default();
+    let sink = names.clone();
+    let accounts = Arc::new(
+        crate::aws::Accounts::new(
+            &config.aws,
+            calls.clone(),
+            Arc::new(move |id: &str, name: Option<&str>| match name {
+                Some(name) => sink.insert(id, name),
+                None => sink.remove(id),
+            }),
+        )
+        .await?,
+    );
     let targets = accounts.targets();
     let evaluations = EvaluationCounter::default();
     let hook_counter = evaluations.clone();
@@ -158,10 +170,20 @@ pub async fn run_with_listener(
                 },
             })
             .collect();
-    let enabled_rules: Vec<String> = rules.iter().map(|r| r.rule.meta().id.to_owned()).collect();
+    let enabled_rules: Vec<(String, Reach)> = rules
+        .iter()
+        .map(|r| (r.rule.meta().id.to_owned(), r.rule.meta().reach))
+        .collect();
     let options = SchedulerOptions {
         concurrency: config.aws.concurrency,
         per_rule_concurrency: config.scheduler.per_rule_concurrency,
+        // One account alone has nobody to starve: all permits, unless set.
+        per_account_concurrency: config.scheduler.per_account_concurrency.or((config
+            .aws
+            .organization
+            .is_none()
+            && config.aws.accounts.len() <= 1)
+            .then_some(config.aws.concurrency)),
         jitter: config.scheduler.jitter,
         shutdown_grace: config.scheduler.shutdown_grace,
         retention: Some(Retention {
@@ -201,11 +223,18 @@ pub async fn run_with_listener(
     let withdrawals = tokio::spawn(withdraw_findings(
         Arc::clone(&store),
         Arc::clone(&accounts),
-        enabled_rules,
+        enabled_rules.clone(),
         config.store.withdraw_unavailable_after,
         evaluations.store_errors(),
     ));
+    let organization = tokio::spawn(follow_organization(
+        Arc::clone(&store),
+        Arc::clone(&accounts),
+        enabled_rules,
+        evaluations.store_errors(),
+    ));
     let state = AppState {
+        accounts: names,
         store,
         control: scheduler.control(),
         calls,
@@ -241,6 +270,7 @@ pub async fn run_with_listener(
     let report = scheduler.run(wait_for(stop_rx)).await;
     signal.abort();
     withdrawals.abort();
+    organization.abort();
     tracing::info!(?report, "scheduler stopped");
     // The server drains in-flight requests; bound it like the scheduler.
     match tokio::time::timeout(Duration::from_secs(5), server).await {
@@ -267,40 +297,23 @@ const WITHDRAW_UNAVAILABLE_EVERY: Duration = Duration::from_secs(3600);
 async fn withdraw_findings(
     store: Arc<dyn Store>,
     accounts: Arc<crate::aws::Accounts>,
-    rules: Vec<String>,
+    rules: Vec<(String, Reach)>,
     unavailable_after: Duration,
     errors: blindspot_server::StoreErrorCounter,
 ) {
-    let scopes = loop {
-        if let Some(scopes) = accounts.configured_scopes() {
-            break scopes;
+    let configured = loop {
+        if let Some(configured) = configured_scopes(&accounts, &rules) {
+            break configured;
         }
         tokio::time::sleep(WITHDRAW_POLL).await;
     };
-    let configured: BTreeSet<(String, Scope)> = rules
-        .iter()
-        .flat_map(|rule| scopes.iter().map(move |s| (rule.clone(), s.clone())))
-        .collect();
-    let writer = Arc::clone(&store);
-    let withdrawn = tokio::task::spawn_blocking(move || {
-        writer.withdraw_unconfigured(
-            &configured,
-            "no longer configured (rule disabled, or account or region removed)",
-            Utc::now(),
-        )
-    })
+    withdraw_unconfigured(
+        &store,
+        configured,
+        "no longer configured (rule disabled, or account or region removed)",
+        &errors,
+    )
     .await;
-    match withdrawn {
-        Ok(Ok(n)) => tracing::info!(
-            withdrawn = n,
-            "withdrew the findings of unconfigured scopes"
-        ),
-        Ok(Err(err)) => {
-            errors.record(blindspot_server::StoreErrorCounter::WITHDRAW);
-            tracing::error!(error = %err, "cannot withdraw the findings of unconfigured scopes");
-        }
-        Err(err) => tracing::error!(error = %err, "withdrawing findings panicked"),
-    }
     // Hourly is plenty against a 7-day limit; a short limit (tests, or an
     // operator who wants it) is checked a few times within it.
     let period = (unavailable_after / 4).clamp(Duration::from_secs(1), WITHDRAW_UNAVAILABLE_EVERY);
@@ -326,6 +339,111 @@ async fn withdraw_findings(
             }
             Err(err) => tracing::error!(error = %err, "withdrawing findings panicked"),
         }
+    }
+}
+
+/// Every (rule, account, region) evaluated now, once every account's ID is
+/// known: a rule of [`Reach::Organization`] only where the organisation is
+/// seen.
+fn configured_scopes(
+    accounts: &crate::aws::Accounts,
+    rules: &[(String, Reach)],
+) -> Option<BTreeSet<(String, Scope)>> {
+    let scopes = accounts.configured_scopes()?;
+    let organization = accounts.organization_scopes();
+    Some(
+        rules
+            .iter()
+            .flat_map(|(rule, reach)| {
+                let scopes = match reach {
+                    Reach::Account => &scopes,
+                    Reach::Organization => &organization,
+                };
+                scopes.iter().map(move |s| (rule.clone(), s.clone()))
+            })
+            .collect(),
+    )
+}
+
+/// Withdraws the open findings of every scope outside `configured`.
+async fn withdraw_unconfigured(
+    store: &Arc<dyn Store>,
+    configured: BTreeSet<(String, Scope)>,
+    reason: &'static str,
+    errors: &blindspot_server::StoreErrorCounter,
+) {
+    let writer = Arc::clone(store);
+    let withdrawn = tokio::task::spawn_blocking(move || {
+        writer.withdraw_unconfigured(&configured, reason, Utc::now())
+    })
+    .await;
+    match withdrawn {
+        Ok(Ok(0)) => {}
+        Ok(Ok(n)) => tracing::info!(
+            withdrawn = n,
+            reason,
+            "withdrew the findings of unconfigured scopes"
+        ),
+        Ok(Err(err)) => {
+            errors.record(blindspot_server::StoreErrorCounter::WITHDRAW);
+            tracing::error!(error = %err, "cannot withdraw the findings of unconfigured scopes");
+        }
+        Err(err) => tracing::error!(error = %err, "withdrawing findings panicked"),
+    }
+}
+
+/// Re-reads the organisation every `aws.organization.refresh` (after a
+/// failure, sooner: 5 s doubling up to 5 min, never later than the refresh),
+/// so a new account is watched without a restart; the findings of an
+/// account that left, closed or was excluded are withdrawn with that reason.
+async fn follow_organization(
+    store: Arc<dyn Store>,
+    accounts: Arc<crate::aws::Accounts>,
+    rules: Vec<(String, Reach)>,
+    errors: blindspot_server::StoreErrorCounter,
+) {
+    let Some(refresh) = accounts.refresh_every() else {
+        return;
+    };
+    let mut failures: u32 = 0;
+    loop {
+        let wait = match accounts.refresh_organization().await {
+            Ok(change) => {
+                failures = 0;
+                tracing::info!(
+                    active = change.listed,
+                    added = change.added.len(),
+                    removed = change.removed.len(),
+                    "organisation accounts read"
+                );
+                if !change.removed.is_empty() {
+                    tracing::info!(accounts = ?change.removed, "accounts no longer watched");
+                    if let Some(configured) = configured_scopes(&accounts, &rules) {
+                        withdraw_unconfigured(
+                            &store,
+                            configured,
+                            "the account left the organisation, is no longer ACTIVE, \
+                             or was excluded",
+                            &errors,
+                        )
+                        .await;
+                    }
+                }
+                refresh
+            }
+            Err(err) => {
+                failures = failures.saturating_add(1);
+                let wait = crate::aws::backoff(failures).min(refresh);
+                tracing::error!(
+                    error = %err,
+                    attempt = failures,
+                    retry_after = %humantime::format_duration(wait),
+                    "cannot read the organisation's accounts; watching those known so far"
+                );
+                wait
+            }
+        };
+        tokio::time::sleep(wait).await;
     }
 }
 

@@ -127,6 +127,13 @@ enum Command {
         /// With --fleet: the generator's seed.
         #[arg(long, default_value_t = 1)]
         fleet_seed: u64,
+        /// With --fleet: the number of accounts. Above 1 they form an
+        /// organisation (100000000001 upwards, named account-0001...) whose
+        /// first account is the management account and Inspector's delegated
+        /// administrator, the default account of the simulator; 1 is the
+        /// single account 123456789012 without an organisation.
+        #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=100_000))]
+        fleet_accounts: u64,
         /// Address to listen on (port 0 picks a free port).
         #[arg(long, default_value = "127.0.0.1:0")]
         listen: SocketAddr,
@@ -304,17 +311,29 @@ async fn dispatch(command: Command) -> anyhow::Result<u8> {
             fleet_regions,
             fleet_uncovered_percent,
             fleet_seed,
+            fleet_accounts,
             listen,
         } => {
             let scenario = match (scenario, fleet) {
                 (Some(path), _) => blindspot_sim::Scenario::from_path(&path)
                     .with_context(|| format!("cannot load scenario {}", path.display()))?,
-                (None, Some(instances)) => blindspot_sim::generate::fleet(&fleet_spec(
-                    instances,
-                    fleet_regions,
-                    fleet_uncovered_percent,
-                    fleet_seed,
-                )),
+                (None, Some(instances)) => {
+                    let mut spec = fleet_spec(
+                        instances,
+                        fleet_regions,
+                        fleet_uncovered_percent,
+                        fleet_seed,
+                    );
+                    if fleet_accounts > 1 {
+                        spec.accounts =
+                            blindspot_sim::generate::account_ids(fleet_accounts as usize);
+                        spec.organization = true;
+                    }
+                    // Generating hundreds of thousands of items is CPU work.
+                    tokio::task::spawn_blocking(move || blindspot_sim::generate::fleet(&spec))
+                        .await
+                        .context("cannot generate the fleet")?
+                }
                 (None, None) => blindspot_sim::Scenario::embedded_demo(),
             };
             let sim = blindspot_sim::SimServer::start_on(listen, scenario)

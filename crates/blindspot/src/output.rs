@@ -3,7 +3,11 @@
 
 use blindspot_core::{Evaluation, EvaluationStatus, Finding, Severity};
 use serde::Serialize;
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
+
+/// Account ID → name (from Organizations, or the config's name).
+pub type AccountNames = BTreeMap<String, String>;
 
 use crate::exit;
 
@@ -14,6 +18,8 @@ pub struct CheckReport<'a> {
     pub findings: Vec<&'a Finding>,
     /// One entry per (rule, account, region).
     pub evaluations: Vec<EvaluationSummary<'a>>,
+    /// The name of every account that has one, by ID.
+    pub accounts: &'a AccountNames,
 }
 
 /// An evaluation without its findings.
@@ -23,6 +29,9 @@ pub struct EvaluationSummary<'a> {
     pub rule: &'a str,
     /// Account.
     pub account: &'a str,
+    /// The account's name, when it has one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub account_name: Option<&'a str>,
     /// Region.
     pub region: &'a str,
     /// `ok`, `error` or `unavailable`.
@@ -55,14 +64,16 @@ pub fn sorted_findings(evaluations: &[Evaluation]) -> Vec<&Finding> {
 }
 
 /// Builds the JSON report.
-pub fn report(evaluations: &[Evaluation]) -> CheckReport<'_> {
+pub fn report<'a>(evaluations: &'a [Evaluation], names: &'a AccountNames) -> CheckReport<'a> {
     CheckReport {
+        accounts: names,
         findings: sorted_findings(evaluations),
         evaluations: evaluations
             .iter()
             .map(|e| EvaluationSummary {
                 rule: &e.rule,
                 account: &e.scope.account,
+                account_name: names.get(&e.scope.account).map(String::as_str),
                 region: &e.scope.region,
                 status: e.status,
                 error: e.error.as_deref(),
@@ -79,7 +90,11 @@ pub fn report(evaluations: &[Evaluation]) -> CheckReport<'_> {
 
 /// Renders the human table: each finding as a short block, then one line per
 /// evaluation.
-pub fn table(evaluations: &[Evaluation]) -> String {
+pub fn table(evaluations: &[Evaluation], names: &AccountNames) -> String {
+    let account = |id: &str| match names.get(id) {
+        Some(name) => format!("{id} ({name})"),
+        None => id.to_owned(),
+    };
     let mut out = String::new();
     let findings = sorted_findings(evaluations);
     out.push_str(&summary(evaluations, findings.len()));
@@ -90,7 +105,7 @@ pub fn table(evaluations: &[Evaluation]) -> String {
             "{:<8} {}  {}/{}  {}",
             f.severity.as_str().to_uppercase(),
             f.rule,
-            f.account,
+            account(&f.account),
             f.region,
             f.resource
         );
@@ -108,13 +123,18 @@ pub fn table(evaluations: &[Evaluation]) -> String {
     }
     let _ = writeln!(out, "Evaluations:");
     let width = evaluations.iter().map(|e| e.rule.len()).max().unwrap_or(4);
+    let place = |e: &Evaluation| format!("{}/{}", account(&e.scope.account), e.scope.region);
+    let place_width = evaluations
+        .iter()
+        .map(|e| place(e).len())
+        .max()
+        .unwrap_or(0);
     for e in evaluations {
         let _ = write!(
             out,
-            "  {:<width$}  {}/{:<16} {:<11} {:>4} finding(s)",
+            "  {:<width$}  {:<place_width$} {:<11} {:>4} finding(s)",
             e.rule,
-            e.scope.account,
-            e.scope.region,
+            place(e),
             e.status.as_str(),
             e.findings.len(),
         );
@@ -234,7 +254,10 @@ mod tests {
             let findings = evaluations.iter().map(|e| e.findings.len()).sum();
             assert_eq!(summary(&evaluations, findings), expected, "{results:?}");
         }
-        let table = table(&[evaluation("a", Err("x")), evaluation("b", Err("x"))]);
+        let table = table(
+            &[evaluation("a", Err("x")), evaluation("b", Err("x"))],
+            &AccountNames::new(),
+        );
         assert!(!table.contains("No findings"), "{table}");
     }
 }

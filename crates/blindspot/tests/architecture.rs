@@ -271,9 +271,11 @@ fn rule_names(line: &str) -> Option<&'static str> {
         "inspector-exclusions",
         "inspector2-associations",
         "inspector2-coverage",
+        "inspector2-organization",
         "blindspot_rules::exclusions",
         "blindspot_rules::associations",
         "blindspot_rules::coverage",
+        "blindspot_rules::organization",
     ];
     NAMES.iter().copied().find(|name| line.contains(name))
 }

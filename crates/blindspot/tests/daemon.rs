@@ -170,7 +170,7 @@ async fn the_daemon_tracks_findings_through_fixes_failures_and_kill_9() {
             ("region", region),
         ];
         assert_eq!(
-            metric(&metrics, "blindspot_findings", &labels),
+            metric(&metrics, "blindspot_findings_by_region", &labels),
             Some(1.0),
             "{text}"
         );
@@ -391,7 +391,10 @@ async fn findings_of_a_removed_region_are_withdrawn_not_resolved() {
         ("severity", "medium"),
         ("region", "eu-west-1"),
     ];
-    assert_ne!(metric(&metrics, "blindspot_findings", &west), Some(1.0));
+    assert_ne!(
+        metric(&metrics, "blindspot_findings_by_region", &west),
+        Some(1.0)
+    );
 }
 
 /// A scope that stays `unavailable` (Inspector Classic retired) longer than

@@ -241,7 +241,7 @@ async fn check_without_credentials_says_so_once_with_the_next_steps() {
     for next in [
         "AWS_PROFILE=",
         "aws sso login",
-        "deploy/iam-policy.json",
+        "deploy/iam/blindspot-policy.json",
         "blindspot demo",
     ] {
         assert!(out.stderr.contains(next), "{}", out.stderr);

@@ -1,6 +1,9 @@
-//! `deploy/iam-policy.json`, the README's "Against your AWS account" and the
-//! AWS adapter stay in step: the policy allows every operation the adapter
-//! calls and nothing else, and the README names exactly the policy's actions.
+//! `deploy/iam/`, the README's "Against your AWS account" and the AWS adapter
+//! stay in step: the policy of the account blindspot runs in allows every
+//! operation the adapter calls and nothing else, the member role of the
+//! StackSet template allows exactly what is called in a member (nothing of
+//! the organisation's), trusts blindspot's account only with the external
+//! ID, and the README names exactly the policy's actions.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use serde_json::Value;
@@ -12,9 +15,31 @@ fn root() -> PathBuf {
 }
 
 fn policy() -> Value {
-    let text = std::fs::read_to_string(root().join("deploy/iam-policy.json")).unwrap();
-    serde_json::from_str(&text).expect("deploy/iam-policy.json is JSON")
+    let text = std::fs::read_to_string(root().join("deploy/iam/blindspot-policy.json")).unwrap();
+    serde_json::from_str(&text).expect("deploy/iam/blindspot-policy.json is JSON")
 }
+
+/// The StackSet template of the member role.
+fn member_template() -> Value {
+    let text =
+        std::fs::read_to_string(root().join("deploy/iam/member-role.template.json")).unwrap();
+    serde_json::from_str(&text).expect("deploy/iam/member-role.template.json is JSON")
+}
+
+/// The member role's resource in the template.
+fn member_role(template: &Value) -> &Value {
+    &template["Resources"]["BlindspotAuditRole"]
+}
+
+/// Calls made only from the account blindspot runs in: listing the
+/// organisation, the delegated administrator's view, and assuming roles.
+const HOME_ONLY: [&str; 5] = [
+    "organizations:ListAccounts",
+    "inspector2:ListMembers",
+    "inspector2:DescribeOrganizationConfiguration",
+    "inspector2:GetDelegatedAdminAccount",
+    "sts:AssumeRole",
+];
 
 /// Every action of every `Allow` statement.
 fn policy_actions(policy: &Value) -> BTreeSet<String> {
@@ -56,7 +81,16 @@ fn readme_actions() -> BTreeSet<String> {
 fn is_action(text: &str) -> bool {
     match text.split_once(':') {
         Some((service, action)) => {
-            ["inspector", "inspector2", "ssm", "sts", "lambda", "ecr"].contains(&service)
+            [
+                "inspector",
+                "inspector2",
+                "ssm",
+                "sts",
+                "lambda",
+                "ecr",
+                "organizations",
+            ]
+            .contains(&service)
                 && !action.is_empty()
                 && action
                     .chars()
@@ -119,7 +153,7 @@ fn the_readme_names_exactly_the_policys_actions() {
     let readme = readme_actions();
     assert_eq!(
         readme, policy,
-        "README \"Against your AWS account\" vs deploy/iam-policy.json"
+        "README \"Against your AWS account\" vs deploy/iam/blindspot-policy.json"
     );
 }
 
@@ -148,13 +182,13 @@ fn the_policy_allows_every_call_of_the_adapter_and_nothing_more() {
     for operation in &operations {
         assert!(
             policy.iter().any(|a| allows(a, operation)),
-            "deploy/iam-policy.json does not allow {operation}"
+            "deploy/iam/blindspot-policy.json does not allow {operation}"
         );
     }
     for action in &policy {
         assert!(
             operations.iter().any(|op| allows(action, op)),
-            "deploy/iam-policy.json allows {action}, which blindspot never calls"
+            "deploy/iam/blindspot-policy.json allows {action}, which blindspot never calls"
         );
     }
 }
@@ -168,4 +202,70 @@ fn wildcards_and_names_are_read_as_iam_does() {
     assert!(is_action("inspector2:ListCoverage"));
     assert!(!is_action("[[aws.accounts]]"));
     assert!(!is_action("arn:aws:iam::*:role/blindspot-audit"));
+}
+
+#[test]
+fn the_member_role_allows_what_is_called_in_a_member_and_nothing_of_the_organisations() {
+    let template = member_template();
+    let role = member_role(&template);
+    assert_eq!(role["Type"], "AWS::IAM::Role");
+    let policies = role["Properties"]["Policies"].as_array().unwrap();
+    let mut member = BTreeSet::new();
+    for policy in policies {
+        member.extend(policy_actions(&policy["PolicyDocument"]));
+    }
+    let mut expected = adapter_operations();
+    expected.retain(|op| !HOME_ONLY.contains(&op.as_str()));
+    assert!(expected.contains("ssm:ListAssociations"), "{expected:?}");
+    assert_eq!(
+        member, expected,
+        "the member role must allow exactly the calls made in a member"
+    );
+    // The home policy holds the member's actions too: the account
+    // blindspot runs in is evaluated like any member.
+    let home = policy_actions(&policy());
+    for action in &member {
+        assert!(
+            home.contains(action),
+            "{action} missing from the home policy"
+        );
+    }
+}
+
+#[test]
+fn the_member_role_trusts_blindspots_account_only_with_the_external_id() {
+    let template = member_template();
+    let properties = &member_role(&template)["Properties"];
+    let trust = properties["AssumeRolePolicyDocument"]["Statement"]
+        .as_array()
+        .unwrap();
+    assert_eq!(trust.len(), 1, "{trust:?}");
+    let statement = &trust[0];
+    assert_eq!(statement["Effect"], "Allow");
+    assert_eq!(statement["Action"], "sts:AssumeRole");
+    let principal = statement["Principal"]["AWS"]["Fn::Sub"].as_str().unwrap();
+    assert!(principal.contains("${BlindspotAccountId}"), "{principal}");
+    assert_eq!(
+        statement["Condition"]["StringEquals"]["sts:ExternalId"]["Ref"],
+        "ExternalId"
+    );
+    assert_eq!(template["Parameters"]["ExternalId"]["NoEcho"], true);
+    // STS's ExternalId is 2 to 1224 characters.
+    assert_eq!(template["Parameters"]["ExternalId"]["MinLength"], 2);
+    assert_eq!(template["Parameters"]["ExternalId"]["MaxLength"], 1224);
+    // The role the home policy may assume is the template's default name.
+    let default_name = template["Parameters"]["RoleName"]["Default"]
+        .as_str()
+        .unwrap();
+    let policy = policy();
+    let assume = policy["Statement"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["Action"] == "sts:AssumeRole")
+        .expect("the home policy may assume the member role");
+    assert_eq!(
+        assume["Resource"],
+        format!("arn:aws:iam::*:role/{default_name}")
+    );
 }

@@ -1,6 +1,11 @@
 //! Synthetic fleets for benchmarks and load tests: many accounts, regions
 //! and instances, with a chosen mix of coverage reasons, exclusions and
-//! association health, reproducible from a seed.
+//! association health, reproducible from a seed; optionally an
+//! organisation of all the accounts ([`FleetSpec::organization`]).
+//!
+//! Each (account, region) holds the five associations Inspector creates
+//! (inventory, the Windows distributor and invoke-plugin pair, the Linux
+//! pair), varied by [`AssociationHealth`].
 
 use std::collections::BTreeMap;
 
@@ -10,7 +15,8 @@ use rand::{Rng, SeedableRng};
 
 use crate::scenario::{
     AssessmentRunSpec, AssociationSpec, CoverageSpec, ExclusionSpec, ExecutionSpec, Inspector2Spec,
-    InstanceSpec, OverviewSpec, RegionScenario, Scenario, Timestamp,
+    InstanceSpec, OrgAccountSpec, OrganizationSpec, OverviewSpec, RegionScenario, Scenario,
+    Timestamp,
 };
 
 /// How the Inspector2 State Manager associations of one (account, region)
@@ -57,6 +63,11 @@ pub struct FleetSpec {
     pub windows_share: f64,
     /// RNG seed: the same spec gives the same fleet (times aside).
     pub seed: u64,
+    /// Whether the accounts form an organisation: the first is the
+    /// management account and Inspector's delegated administrator, all are
+    /// ACTIVE Inspector members (ENABLED), named `account-0001`..., and
+    /// auto-enable is on for all but Lambda code.
+    pub organization: bool,
 }
 
 impl Default for FleetSpec {
@@ -78,8 +89,36 @@ impl Default for FleetSpec {
             association_health: AssociationHealth::default(),
             windows_share: 0.2,
             seed: 1,
+            organization: false,
         }
     }
+}
+
+/// `n` distinct 12-digit account IDs, `100000000001` upwards.
+pub fn account_ids(n: usize) -> Vec<String> {
+    (1..=n as u64)
+        .map(|i| format!("{:012}", 100_000_000_000 + i))
+        .collect()
+}
+
+/// The organisation of `accounts`: the first manages it and is
+/// Inspector's delegated administrator.
+fn organization(accounts: &[String]) -> Option<OrganizationSpec> {
+    let first = accounts.first()?;
+    Some(OrganizationSpec {
+        management_account: first.clone(),
+        delegated_admin: Some(first.clone()),
+        accounts: accounts
+            .iter()
+            .enumerate()
+            .map(|(i, id)| OrgAccountSpec {
+                id: id.clone(),
+                name: Some(format!("account-{:04}", i + 1)),
+                ..OrgAccountSpec::default()
+            })
+            .collect(),
+        ..OrganizationSpec::default()
+    })
 }
 
 fn pick<'a, T>(rng: &mut StdRng, items: &'a [(T, u32)]) -> Option<&'a T> {
@@ -155,6 +194,21 @@ fn associations(kind: usize, now: Timestamp) -> Vec<AssociationSpec> {
         "Success",
         vec![execution(3 * 3600, "Success", now)],
     );
+    // The Linux deep-inspection pair.
+    let linux_distributor = association(
+        "InspectorLinuxDistributor-do-not-delete",
+        "AmazonInspector2-ConfigureInspectorSsmPlugin",
+        "rate(12 hours)",
+        "Success",
+        vec![execution(3 * 3600, "Success", now)],
+    );
+    let linux_invoke = association(
+        "InvokeInspectorLinuxSsmPlugin-do-not-delete",
+        "AmazonInspector2-InvokeInspectorLinuxSsmPlugin",
+        "rate(6 hours)",
+        "Success",
+        vec![execution(3600, "Success", now)],
+    );
     let invoke = |status: &str| {
         association(
             "InvokeInspectorSsmPlugin-do-not-delete",
@@ -164,7 +218,7 @@ fn associations(kind: usize, now: Timestamp) -> Vec<AssociationSpec> {
             vec![execution(3600, status, now)],
         )
     };
-    match kind {
+    let mut list = match kind {
         // failed
         1 => vec![
             inventory(
@@ -204,7 +258,10 @@ fn associations(kind: usize, now: Timestamp) -> Vec<AssociationSpec> {
             distributor,
             invoke("Success"),
         ],
-    }
+    };
+    list.push(linux_distributor);
+    list.push(linux_invoke);
+    list
 }
 
 /// Builds a finalized scenario for `spec`. Cheap enough for 100k
@@ -227,8 +284,16 @@ pub fn fleet(spec: &FleetSpec) -> Scenario {
             .first()
             .cloned()
             .unwrap_or_else(|| crate::scenario::DEFAULT_ACCOUNT.into()),
+        organization: if spec.organization {
+            organization(&spec.accounts)
+        } else {
+            None
+        },
         ..Scenario::default()
     };
+    scenario
+        .regions
+        .reserve(spec.accounts.len() * spec.regions.len());
     for (ai, account) in spec.accounts.iter().enumerate() {
         scenario
             .access_keys
@@ -270,7 +335,9 @@ pub fn fleet(spec: &FleetSpec) -> Scenario {
                     resource_id: id.clone(),
                     last_scanned_at: scanned.then(|| now.plus_secs(-rng.gen_range(60..86400))),
                     platform: Some(if windows { "WINDOWS" } else { "LINUX" }.into()),
-                    tags: BTreeMap::from([("Name".to_string(), format!("gen-{i}"))]),
+                    tags: [("Name".to_string(), format!("gen-{i}"))]
+                        .into_iter()
+                        .collect(),
                     reason: Some(reason),
                     ..CoverageSpec::default()
                 });
@@ -341,6 +408,85 @@ mod tests {
             .filter(|c| c.reason.as_deref() == Some("SUCCESSFUL"))
             .count();
         assert!((300..=480).contains(&ok), "{ok}");
+    }
+
+    /// The regions the organisation-scale measurement uses.
+    const SEVENTEEN: [&str; 17] = [
+        "us-east-1",
+        "us-east-2",
+        "us-west-1",
+        "us-west-2",
+        "ca-central-1",
+        "eu-west-1",
+        "eu-west-2",
+        "eu-west-3",
+        "eu-central-1",
+        "eu-north-1",
+        "ap-south-1",
+        "ap-northeast-1",
+        "ap-northeast-2",
+        "ap-northeast-3",
+        "ap-southeast-1",
+        "ap-southeast-2",
+        "sa-east-1",
+    ];
+
+    #[test]
+    fn an_organisation_of_300_accounts_in_17_regions() {
+        let spec = FleetSpec {
+            regions: SEVENTEEN.iter().map(|r| (*r).to_string()).collect(),
+            accounts: account_ids(300),
+            instances_per_region: 20,
+            organization: true,
+            association_health: AssociationHealth {
+                healthy: 1,
+                failed: 0,
+                replaced_by_user: 0,
+                duplicate: 0,
+            },
+            ..FleetSpec::default()
+        };
+        let started = std::time::Instant::now();
+        let s = fleet(&spec);
+        eprintln!(
+            "generated 300 accounts x 17 regions in {:?}",
+            started.elapsed()
+        );
+        s.validate().unwrap();
+        assert_eq!(s.regions.len(), 300 * 17);
+        for r in &s.regions {
+            assert_eq!(r.coverage.len(), 20);
+            let names: Vec<_> = r
+                .associations
+                .iter()
+                .filter_map(|a| a.association_name.as_deref())
+                .collect();
+            assert_eq!(
+                names,
+                [
+                    "InspectorInventoryCollection-do-not-delete",
+                    "InspectorDistributor-do-not-delete",
+                    "InvokeInspectorSsmPlugin-do-not-delete",
+                    "InspectorLinuxDistributor-do-not-delete",
+                    "InvokeInspectorLinuxSsmPlugin-do-not-delete",
+                ]
+            );
+        }
+        let org = s.organization.as_ref().unwrap();
+        assert_eq!(org.accounts.len(), 300);
+        assert_eq!(org.management_account, "100000000001");
+        assert_eq!(org.delegated_admin.as_deref(), Some("100000000001"));
+        assert_eq!(s.default_account, "100000000001");
+        assert_eq!(org.accounts[299].id, "100000000300");
+        assert_eq!(org.accounts[299].name.as_deref(), Some("account-0300"));
+        assert!(org
+            .accounts
+            .iter()
+            .all(|a| a.state.as_deref() == Some("ACTIVE") && a.relationship() == Some("ENABLED")));
+        let auto = org.auto_enable_in("eu-west-1");
+        assert!(auto.ec2 && auto.ecr && auto.lambda && !auto.lambda_code);
+        // Generous for a debug build on a shared 2-core machine.
+        assert!(started.elapsed() < std::time::Duration::from_secs(30));
     }
 
     #[test]

@@ -1,6 +1,11 @@
 //! Inspector2 (`inspector2`, restJson1): `POST` to a path per operation,
 //! camelCase members, errors with the HTTP status each error shape declares
 //! in the 2020-06-08 model.
+//!
+//! The organisation view (see the `scenario` module doc) is the delegated
+//! administrator's: ListMembers, DescribeOrganizationConfiguration, the
+//! members' BatchGetAccountStatus and ListCoverage over every associated
+//! member; GetDelegatedAdminAccount is the management account's.
 
 use axum::http::StatusCode;
 use serde::Deserialize;
@@ -8,6 +13,7 @@ use serde_json::{json, Map, Value};
 
 use crate::paging;
 use crate::scenario::{CoverageSpec, Inspector2Spec, RegionScenario};
+use crate::server::World;
 use crate::wire::{parse_body, ts, ApiError, Ctx, Handler};
 
 /// The operation served at `path` (each op's `requestUri` in the model).
@@ -17,6 +23,9 @@ pub(crate) fn operation_for_path(path: &str) -> Option<&'static str> {
         "/coverage/list" => "ListCoverage",
         "/configuration/get" => "GetConfiguration",
         "/ec2deepinspectionconfiguration/get" => "GetEc2DeepInspectionConfiguration",
+        "/members/list" => "ListMembers",
+        "/organizationconfiguration/describe" => "DescribeOrganizationConfiguration",
+        "/delegatedadminaccounts/get" => "GetDelegatedAdminAccount",
         _ => return None,
     })
 }
@@ -28,6 +37,9 @@ pub(crate) fn handler(op: &str) -> Option<Handler> {
         "ListCoverage" => list_coverage,
         "GetConfiguration" => get_configuration,
         "GetEc2DeepInspectionConfiguration" => get_ec2_deep_inspection_configuration,
+        "ListMembers" => list_members,
+        "DescribeOrganizationConfiguration" => describe_organization_configuration,
+        "GetDelegatedAdminAccount" => get_delegated_admin_account,
         _ => return None,
     })
 }
@@ -93,6 +105,49 @@ struct BatchGetAccountStatusRequest {
     account_ids: Vec<String>,
 }
 
+/// `AccessDeniedException` (403).
+fn access_denied(message: impl Into<String>) -> ApiError {
+    ApiError::new(StatusCode::FORBIDDEN, "AccessDeniedException", message)
+}
+
+/// Whether `account` is a member the delegated administrator sees now:
+/// in the organisation, associated (`ENABLED`), and not the administrator.
+fn associated_member(world: &World, account: &str) -> bool {
+    !world.is_delegated_admin(account)
+        && world
+            .org_account(account)
+            .is_some_and(|a| a.present_at(world.elapsed()) && a.relationship() == Some("ENABLED"))
+}
+
+/// Whether the caller may read `account`'s status, or the `errorCode` and
+/// `errorMessage` of its `failedAccounts` entry.
+fn status_access(ctx: &Ctx<'_>, account: &str) -> Result<(), (&'static str, &'static str)> {
+    let world = ctx.world;
+    let not_member = (
+        "RESOURCE_NOT_FOUND",
+        "The account is not associated with this administrator.",
+    );
+    if account == ctx.account {
+        Ok(())
+    } else if world.organization().is_none() {
+        // A scenario without an organisation is one administrator's view.
+        if world.known_accounts.contains(account) {
+            Ok(())
+        } else {
+            Err(not_member)
+        }
+    } else if !world.is_delegated_admin(ctx.account) {
+        Err((
+            "ACCESS_DENIED",
+            "Only the delegated administrator can read the status of other accounts.",
+        ))
+    } else if associated_member(world, account) {
+        Ok(())
+    } else {
+        Err(not_member)
+    }
+}
+
 fn batch_get_account_status(ctx: &Ctx<'_>, body: &[u8]) -> Result<Value, ApiError> {
     let req: BatchGetAccountStatusRequest = parse_body(body)?;
     if req.account_ids.len() > 100 {
@@ -117,18 +172,19 @@ fn batch_get_account_status(ctx: &Ctx<'_>, body: &[u8]) -> Result<Value, ApiErro
                 format!("{id} is not a 12-digit account ID."),
             ));
         }
-        if id == ctx.account || ctx.world.known_accounts.contains(&id) {
-            let spec = ctx
-                .world
-                .region(&id, ctx.region)
-                .and_then(|(r, _)| r.inspector2.as_ref());
-            accounts.push(account_state_json(&id, spec));
-        } else {
-            failed.push(json!({
+        match status_access(ctx, &id) {
+            Ok(()) => {
+                let spec = ctx
+                    .world
+                    .region(&id, ctx.region)
+                    .and_then(|(r, _)| r.inspector2.as_ref());
+                accounts.push(account_state_json(&id, spec));
+            }
+            Err((code, message)) => failed.push(json!({
                 "accountId": id,
-                "errorCode": "RESOURCE_NOT_FOUND",
-                "errorMessage": "The account is not associated with this administrator.",
-            }));
+                "errorCode": code,
+                "errorMessage": message,
+            })),
         }
     }
     Ok(json!({"accounts": accounts, "failedAccounts": failed}))
@@ -308,7 +364,7 @@ impl Criteria {
             && self.ec2_tags.iter().all(|f| {
                 r.tags
                     .get(&f.key)
-                    .is_some_and(|v| f.value.as_ref().is_none_or(|w| w == v))
+                    .is_some_and(|v| f.value.as_deref().is_none_or(|w| w == v))
             })
             && (self.last_scanned.is_empty()
                 || self.last_scanned.iter().any(|d| {
@@ -364,8 +420,32 @@ fn list_coverage(ctx: &Ctx<'_>, body: &[u8]) -> Result<Value, ApiError> {
         serde_json::to_string(&req.filter_criteria).unwrap_or_default(),
     ));
     let start = paging::start(req.next_token.as_deref(), fp, invalid_token)?;
-    let (all, _) = coverage_of(ctx);
-    let (page, next) = paging::page(all, start, size, |r| criteria.accepts(r));
+    let (page, next) = if ctx.world.is_delegated_admin(ctx.account) {
+        // The administrator's own resources, then each associated member's
+        // in the organisation's order. A member outside the organisation
+        // now keeps its place, so offsets stay valid while it joins.
+        let world = ctx.world;
+        let (own, _) = coverage_of(ctx);
+        let mut segments = vec![own];
+        let mut visible = vec![true];
+        let elapsed = world.elapsed();
+        for a in world.organization().map_or(&[][..], |o| &o.accounts) {
+            if a.id == ctx.account || a.relationship() != Some("ENABLED") {
+                continue;
+            }
+            let coverage = world
+                .region(&a.id, ctx.region)
+                .map_or(&[][..], |(r, _)| r.coverage.as_slice());
+            segments.push(coverage);
+            visible.push(a.present_at(elapsed));
+        }
+        paging::page_segments(&segments, start, size, |seg, r| {
+            visible.get(seg).copied().unwrap_or(false) && criteria.accepts(r)
+        })
+    } else {
+        let (all, _) = coverage_of(ctx);
+        paging::page(all, start, size, |r| criteria.accepts(r))
+    };
     let items: Vec<Value> = page.iter().map(|r| coverage_json(r)).collect();
     let mut out = json!({ "coveredResources": items });
     paging::attach(&mut out, "nextToken", next, fp);
@@ -474,4 +554,103 @@ fn get_ec2_deep_inspection_configuration(ctx: &Ctx<'_>, body: &[u8]) -> Result<V
         out["errorMessage"] = Value::String(message.clone());
     }
     Ok(out)
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ListMembersRequest {
+    only_associated: Option<bool>,
+    max_results: Option<i64>,
+    next_token: Option<String>,
+}
+
+/// ListMembers: the organisation's Inspector members, for the delegated
+/// administrator or the management account. `onlyAssociated` absent counts
+/// as true, as in GuardDuty's ListMembers, whose shape this one follows.
+fn list_members(ctx: &Ctx<'_>, body: &[u8]) -> Result<Value, ApiError> {
+    let req: ListMembersRequest = parse_body(body)?;
+    let size = paging::page_size(req.max_results, 50, 1, 50, "maxResults")
+        .map_err(|m| validation("FIELD_VALIDATION_FAILED", "maxResults", m))?;
+    let world = ctx.world;
+    let Some(org) = world.organization() else {
+        return Err(access_denied("The account is not part of an organization."));
+    };
+    if !(world.is_delegated_admin(ctx.account) || world.is_management(ctx.account)) {
+        return Err(access_denied(
+            "Only the delegated administrator or the management account can list members.",
+        ));
+    }
+    let only_associated = req.only_associated.unwrap_or(true);
+    let fp = paging::fingerprint(&("ListMembers", ctx.account, ctx.region, only_associated));
+    let start = paging::start(req.next_token.as_deref(), fp, invalid_token)?;
+    let elapsed = world.elapsed();
+    let admin = org.delegated_admin.as_deref();
+    let (page, next) = paging::page(&org.accounts, start, size, |a| {
+        a.present_at(elapsed)
+            && Some(a.id.as_str()) != admin
+            && a.relationship()
+                .is_some_and(|r| !only_associated || r == "ENABLED")
+    });
+    let members: Vec<Value> = page
+        .iter()
+        .map(|a| {
+            let mut m = json!({
+                "accountId": a.id,
+                "relationshipStatus": a.relationship().unwrap_or("ENABLED"),
+                "updatedAt": world.joined_at(a).timestamp_millis() as f64 / 1000.0,
+            });
+            if let Some(admin) = admin {
+                m["delegatedAdminAccountId"] = json!(admin);
+            }
+            m
+        })
+        .collect();
+    let mut out = json!({ "members": members });
+    paging::attach(&mut out, "nextToken", next, fp);
+    Ok(out)
+}
+
+/// DescribeOrganizationConfiguration: the delegated administrator's only.
+fn describe_organization_configuration(ctx: &Ctx<'_>, body: &[u8]) -> Result<Value, ApiError> {
+    let _: Map<String, Value> = parse_body(body)?;
+    let org = ctx
+        .world
+        .organization()
+        .filter(|_| ctx.world.is_delegated_admin(ctx.account));
+    let Some(org) = org else {
+        return Err(access_denied(
+            "Invoking account is not the delegated administrator for Amazon Inspector.",
+        ));
+    };
+    let auto = org.auto_enable_in(ctx.region);
+    Ok(json!({
+        "autoEnable": {
+            "ec2": auto.ec2,
+            "ecr": auto.ecr,
+            "lambda": auto.lambda,
+            "lambdaCode": auto.lambda_code,
+        },
+        "maxAccountLimitReached": org.max_account_limit_reached,
+    }))
+}
+
+/// GetDelegatedAdminAccount: the management account's only; `{}` when the
+/// organisation has no delegated administrator.
+fn get_delegated_admin_account(ctx: &Ctx<'_>, body: &[u8]) -> Result<Value, ApiError> {
+    let _: Map<String, Value> = parse_body(body)?;
+    let org = ctx
+        .world
+        .organization()
+        .filter(|_| ctx.world.is_management(ctx.account));
+    let Some(org) = org else {
+        return Err(access_denied(
+            "Only the organization's management account can get the delegated administrator.",
+        ));
+    };
+    Ok(match &org.delegated_admin {
+        Some(admin) => json!({
+            "delegatedAdmin": { "accountId": admin, "relationshipStatus": "ENABLED" }
+        }),
+        None => json!({}),
+    })
 }

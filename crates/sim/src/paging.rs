@@ -120,6 +120,35 @@ pub(crate) fn page<T>(
     (out, more.then_some(i))
 }
 
+/// [`page`] over the concatenation of `segments`, as if they were one
+/// list: offsets count across segments, and `keep` is told which segment
+/// an item comes from.
+pub(crate) fn page_segments<'a, T>(
+    segments: &[&'a [T]],
+    start: usize,
+    size: usize,
+    mut keep: impl FnMut(usize, &T) -> bool,
+) -> (Vec<&'a T>, Option<usize>) {
+    let mut items = segments
+        .iter()
+        .enumerate()
+        .flat_map(|(seg, items)| items.iter().map(move |t| (seg, t)))
+        .skip(start);
+    let mut out = Vec::with_capacity(size.min(256));
+    let mut position = start;
+    while out.len() < size {
+        let Some((seg, item)) = items.next() else {
+            return (out, None);
+        };
+        position += 1;
+        if keep(seg, item) {
+            out.push(item);
+        }
+    }
+    let more = items.any(|(seg, item)| keep(seg, item));
+    (out, more.then_some(position))
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -143,6 +172,26 @@ mod tests {
         let (p, next) = page(&items, next.unwrap(), 3, |x| x % 2 == 0);
         assert_eq!(p, vec![&6, &8]);
         assert_eq!(next, None);
+    }
+
+    #[test]
+    fn segments_page_as_one_list() {
+        let a = [1, 2, 3];
+        let b: [i32; 0] = [];
+        let c = [4, 5, 6, 7];
+        let segments: [&[i32]; 3] = [&a, &b, &c];
+        let hidden = |seg: usize, _: &i32| seg != 0;
+        let (p, next) = page_segments(&segments, 0, 2, hidden);
+        assert_eq!(p, vec![&4, &5]);
+        let (p, next) = page_segments(&segments, next.unwrap(), 2, hidden);
+        assert_eq!(p, vec![&6, &7]);
+        assert_eq!(next, None);
+        let all = |_: usize, _: &i32| true;
+        let (p, next) = page_segments(&segments, 2, 3, all);
+        assert_eq!(p, vec![&3, &4, &5]);
+        assert_eq!(next, Some(5));
+        let (p, next) = page_segments(&segments, 5, 10, all);
+        assert_eq!((p, next), (vec![&6, &7], None));
     }
 
     #[test]

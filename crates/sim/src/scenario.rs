@@ -16,9 +16,36 @@
 //! [faults]                              # see `faults::Faults`
 //! classic_retired = ["eu-west-1"]
 //!
+//! [sts]
+//! credential_lifetime = "20s"           # AssumeRole credentials; default the
+//!                                       # requested DurationSeconds (3600)
+//!
+//! [organization]                        # absent: not in an organisation
+//! management_account = "123456789012"   # must be one of the accounts below
+//! delegated_admin = "123456789012"      # Inspector2's; absent: none
+//! auto_enable = { ec2 = true, ecr = true, lambda = false, lambda_code = false }
+//! auto_enable_by_region = { "eu-west-1" = { lambda = true } }
+//! max_account_limit_reached = false
+//! legacy_status = false                 # true: ListAccounts also sends the retired Status
+//! # id = "o-a1b2c3d4e5"                 # default derived from the management account
+//!
+//! [[organization.account]]
+//! id = "123456789012"
+//! name = "security-tooling"             # default account-<id>
+//! [[organization.account]]
+//! id = "210987654321"
+//! email = "payments@example.com"        # default aws+<id>@example.com
+//! state = "ACTIVE"                      # AccountState; default ACTIVE
+//! joins_after = "20s"                   # listed only from 20 s after loading
+//! leaves_after = "5m"                   # ... and only until 5 min after
+//! inspector_member = "ENABLED"          # Inspector2 relationshipStatus; "none": no member
+//! deny_assume_role = true               # AssumeRole into this account: AccessDenied
+//!
 //! [[region]]
 //! region = "us-east-1"
 //! account = "123456789012"             # default: default_account
+//! lambda_functions = 3                  # Lambda functions: a count or ["billing", ...]; default none
+//! ecr_repositories = ["web", "worker"]  # ECR repositories: names or a count; default none
 //!
 //! [[region.assessment_run]]             # Inspector classic
 //! arn = "arn:aws:inspector:us-east-1:123456789012:target/0-a/template/0-b/run/0-c"
@@ -61,11 +88,26 @@
 //! [[region.coverage]]
 //! resource_id = "i-0abcd1234abcd1234"
 //! reason = "SUCCESSFUL"                 # status_code defaults from reason
-//!
-//! # (in [[region]]) Lambda functions and ECR repositories: a count or names
-//! lambda_functions = 3                  # or ["billing", "thumbnails"]; default none
-//! ecr_repositories = ["web", "worker"]  # or a count; default none
 //! ```
+//!
+//! # The organisation
+//! Organizations `ListAccounts` answers the management account and the
+//! delegated administrator (others: `AccessDeniedException`; an account
+//! outside the organisation, or a scenario without one:
+//! `AWSOrganizationsNotInUseException`). Inspector2's organisation view
+//! belongs to the delegated administrator: `ListMembers` (also the
+//! management account), `DescribeOrganizationConfiguration`,
+//! `BatchGetAccountStatus` of members (their `[region.inspector2]` in the
+//! called region) and `ListCoverage` over the members' coverage;
+//! `GetDelegatedAdminAccount` is the management account's. A member's
+//! request for another account's status is answered `ACCESS_DENIED` in
+//! `failedAccounts`. Members are the accounts whose `inspector_member` is
+//! not `none`, except the administrator itself; only `ENABLED` ones are
+//! associated. An account outside its `joins_after`/`leaves_after` window
+//! is in none of these answers, but its own data still answer its own
+//! credentials. Without an `[organization]`, BatchGetAccountStatus and
+//! GetConfiguration answer for any account the scenario knows, as a single
+//! administrator's view.
 //!
 //! Relative timestamps are resolved against the clock when the file is
 //! loaded, because tests run on arbitrary dates and a fixed date would age.
@@ -184,6 +226,197 @@ pub struct Scenario {
     /// Per (account, region) data.
     #[serde(default, rename = "region")]
     pub regions: Vec<RegionScenario>,
+    /// The AWS Organization the accounts belong to; absent: none, and
+    /// Organizations answers `AWSOrganizationsNotInUseException`.
+    #[serde(default)]
+    pub organization: Option<OrganizationSpec>,
+    /// How STS issues credentials.
+    #[serde(default)]
+    pub sts: StsSpec,
+}
+
+/// STS settings (`[sts]`).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StsSpec {
+    /// How long the credentials `AssumeRole` issues live, e.g. `"20s"`;
+    /// default: the requested `DurationSeconds` (3600 when none). May be
+    /// below the API's 900 s minimum, so that a test can watch a refresh.
+    #[serde(default, with = "humantime_serde")]
+    pub credential_lifetime: Option<std::time::Duration>,
+}
+
+/// An AWS Organization (`[organization]`), with Inspector2's organisation
+/// view: its delegated administrator and auto-enable settings.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OrganizationSpec {
+    /// The organisation ID, `o-` and 10 to 32 lowercase letters or digits;
+    /// default derived from the management account.
+    #[serde(default)]
+    pub id: Option<String>,
+    /// The management account; must be one of the accounts.
+    pub management_account: String,
+    /// Inspector2's delegated administrator; must be one of the accounts.
+    /// Absent: GetDelegatedAdminAccount answers `{}`.
+    #[serde(default)]
+    pub delegated_admin: Option<String>,
+    /// What DescribeOrganizationConfiguration reports as `autoEnable`.
+    #[serde(default)]
+    pub auto_enable: AutoEnableSpec,
+    /// Region → the members of `auto_enable` that differ there.
+    #[serde(default)]
+    pub auto_enable_by_region: BTreeMap<String, AutoEnableOverride>,
+    /// DescribeOrganizationConfiguration's `maxAccountLimitReached`.
+    #[serde(default)]
+    pub max_account_limit_reached: bool,
+    /// ListAccounts also sends the `Status` AWS retired on 2026-09-09
+    /// (derived from `state`); by default only `State`.
+    #[serde(default)]
+    pub legacy_status: bool,
+    /// The accounts, in ListAccounts order.
+    #[serde(default, rename = "account")]
+    pub accounts: Vec<OrgAccountSpec>,
+}
+
+/// Inspector2's `AutoEnable`: which scan types new members get.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AutoEnableSpec {
+    /// `ec2`; default true.
+    pub ec2: bool,
+    /// `ecr`; default true.
+    pub ecr: bool,
+    /// `lambda`; default true.
+    pub lambda: bool,
+    /// `lambdaCode`; default false.
+    pub lambda_code: bool,
+}
+
+impl Default for AutoEnableSpec {
+    fn default() -> Self {
+        AutoEnableSpec {
+            ec2: true,
+            ecr: true,
+            lambda: true,
+            lambda_code: false,
+        }
+    }
+}
+
+/// The members of [`AutoEnableSpec`] that differ in one region.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AutoEnableOverride {
+    /// `ec2` in this region.
+    #[serde(default)]
+    pub ec2: Option<bool>,
+    /// `ecr` in this region.
+    #[serde(default)]
+    pub ecr: Option<bool>,
+    /// `lambda` in this region.
+    #[serde(default)]
+    pub lambda: Option<bool>,
+    /// `lambdaCode` in this region.
+    #[serde(default)]
+    pub lambda_code: Option<bool>,
+}
+
+impl OrganizationSpec {
+    /// The auto-enable settings in force in `region`.
+    pub fn auto_enable_in(&self, region: &str) -> AutoEnableSpec {
+        let base = self.auto_enable;
+        match self.auto_enable_by_region.get(region) {
+            None => base,
+            Some(o) => AutoEnableSpec {
+                ec2: o.ec2.unwrap_or(base.ec2),
+                ecr: o.ecr.unwrap_or(base.ecr),
+                lambda: o.lambda.unwrap_or(base.lambda),
+                lambda_code: o.lambda_code.unwrap_or(base.lambda_code),
+            },
+        }
+    }
+
+    /// The organisation ID: `id`, or one derived from the management account.
+    pub fn org_id(&self) -> String {
+        self.id.clone().unwrap_or_else(|| {
+            format!(
+                "o-{:010x}",
+                crate::paging::fingerprint(&self.management_account) & 0xff_ffff_ffff
+            )
+        })
+    }
+}
+
+/// What `inspector_member` says when the account is not an Inspector
+/// member at all.
+pub const NOT_A_MEMBER: &str = "none";
+
+/// One account of the organisation (`[[organization.account]]`).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OrgAccountSpec {
+    /// `Id`: 12 digits.
+    pub id: String,
+    /// `Name`; default `account-<id>`.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// `Email`; default `aws+<id>@example.com`.
+    #[serde(default)]
+    pub email: Option<String>,
+    /// `State` (`AccountState`); default ACTIVE.
+    #[serde(default)]
+    pub state: Option<String>,
+    /// `JoinedMethod`: INVITED or CREATED; default CREATED.
+    #[serde(default)]
+    pub joined_method: Option<String>,
+    /// `JoinedTimestamp`; default a year ago, or the moment the account
+    /// joins for `joins_after`.
+    #[serde(default)]
+    pub joined_at: Option<Timestamp>,
+    /// The account joins this long after the scenario is loaded (e.g.
+    /// `"20s"`): before that, nothing of the organisation lists it.
+    #[serde(default, with = "humantime_serde")]
+    pub joins_after: Option<std::time::Duration>,
+    /// The account leaves this long after the scenario is loaded.
+    #[serde(default, with = "humantime_serde")]
+    pub leaves_after: Option<std::time::Duration>,
+    /// Its `relationshipStatus` in Inspector2 (ListMembers); default
+    /// ENABLED; `"none"`: not an Inspector member at all.
+    #[serde(default)]
+    pub inspector_member: Option<String>,
+    /// AssumeRole into any role of this account answers `AccessDenied`.
+    #[serde(default)]
+    pub deny_assume_role: bool,
+}
+
+impl OrgAccountSpec {
+    /// Whether the account belongs to the organisation `elapsed` after the
+    /// scenario was loaded.
+    pub fn present_at(&self, elapsed: std::time::Duration) -> bool {
+        self.joins_after.is_none_or(|d| elapsed >= d)
+            && self.leaves_after.is_none_or(|d| elapsed < d)
+    }
+
+    /// The Inspector2 relationship, or `None` when not a member.
+    pub fn relationship(&self) -> Option<&str> {
+        match self.inspector_member.as_deref() {
+            Some(NOT_A_MEMBER) => None,
+            Some(s) => Some(s),
+            None => Some("ENABLED"),
+        }
+    }
+
+    /// The retired `Status` (`AccountStatus`: ACTIVE, SUSPENDED,
+    /// PENDING_CLOSURE) that stood for `State`: a closed account read
+    /// SUSPENDED, one pending activation ACTIVE.
+    pub fn legacy_status(&self) -> &'static str {
+        match self.state.as_deref().unwrap_or("ACTIVE") {
+            "SUSPENDED" | "CLOSED" => "SUSPENDED",
+            "PENDING_CLOSURE" => "PENDING_CLOSURE",
+            _ => "ACTIVE",
+        }
+    }
 }
 
 fn default_account() -> String {
@@ -199,6 +432,8 @@ impl Default for Scenario {
             access_keys: BTreeMap::new(),
             faults: Faults::default(),
             regions: Vec::new(),
+            organization: None,
+            sts: StsSpec::default(),
         }
     }
 }
@@ -260,6 +495,55 @@ impl Names {
             Names::Count(n) => (1..=*n).map(|i| format!("{prefix}-{i}")).collect(),
             Names::List(names) => names.clone(),
         }
+    }
+}
+
+/// Key/value tags, a list sorted by key with one value per key. Most
+/// resources carry one or two tags, and a `BTreeMap` allocates a node of
+/// over 500 bytes for even one: 50 MB over a fleet of 100k resources.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Tags(Vec<(String, String)>);
+
+impl Tags {
+    /// The value of `key`.
+    pub fn get(&self, key: &str) -> Option<&str> {
+        self.0
+            .binary_search_by(|(k, _)| k.as_str().cmp(key))
+            .ok()
+            .and_then(|i| self.0.get(i))
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The tags in key order.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.0.iter().map(|(k, v)| (k.as_str(), v.as_str()))
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl FromIterator<(String, String)> for Tags {
+    /// Sorted by key; of two values for one key, the last wins.
+    fn from_iter<I: IntoIterator<Item = (String, String)>>(iter: I) -> Self {
+        let map: BTreeMap<String, String> = iter.into_iter().collect();
+        let mut tags: Vec<(String, String)> = map.into_iter().collect();
+        tags.shrink_to_fit();
+        Tags(tags)
+    }
+}
+
+impl<'de> Deserialize<'de> for Tags {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        BTreeMap::<String, String>::deserialize(d).map(|m| m.into_iter().collect())
+    }
+}
+
+impl serde::Serialize for Tags {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_map(self.iter())
     }
 }
 
@@ -569,7 +853,7 @@ pub struct CoverageSpec {
     pub scan_mode: Option<String>,
     /// `resourceMetadata.ec2.tags`.
     #[serde(default)]
-    pub tags: BTreeMap<String, String>,
+    pub tags: Tags,
     /// `resourceMetadata.ec2.amiId`.
     #[serde(default)]
     pub ami_id: Option<String>,
@@ -688,6 +972,32 @@ const COVERAGE_SCAN_MODES: &[&str] = &[
     "VM_INSPECTOR_AGENT_BASED",
 ];
 const EC2_PLATFORMS: &[&str] = &["WINDOWS", "LINUX", "UNKNOWN", "MACOS"];
+/// Organizations' `AccountState`.
+const ACCOUNT_STATES: &[&str] = &[
+    "PENDING_ACTIVATION",
+    "ACTIVE",
+    "SUSPENDED",
+    "PENDING_CLOSURE",
+    "CLOSED",
+];
+/// Organizations' `AccountJoinedMethod`.
+const JOINED_METHODS: &[&str] = &["INVITED", "CREATED"];
+/// Inspector2's `RelationshipStatus`, plus `none` for "not a member".
+const RELATIONSHIP_STATUSES: &[&str] = &[
+    "CREATED",
+    "INVITED",
+    "DISABLED",
+    "ENABLED",
+    "REMOVED",
+    "RESIGNED",
+    "DELETED",
+    "EMAIL_VERIFICATION_IN_PROGRESS",
+    "EMAIL_VERIFICATION_FAILED",
+    "REGION_DISABLED",
+    "ACCOUNT_SUSPENDED",
+    "CANNOT_CREATE_DETECTOR_IN_ORG_MASTER",
+    NOT_A_MEMBER,
+];
 
 fn check_enum(path: &str, value: Option<&str>, allowed: &[&str]) -> Result<(), ScenarioError> {
     match value {
@@ -779,6 +1089,9 @@ impl Scenario {
             check_account(&format!("access_keys.{key}"), account)?;
         }
         self.faults.validate().map_err(ScenarioError::Invalid)?;
+        if let Some(org) = &self.organization {
+            validate_organization(org)?;
+        }
         let mut seen = HashSet::new();
         for (ri, r) in self.regions.iter().enumerate() {
             let at = format!("region[{ri}] ({})", r.region);
@@ -949,6 +1262,21 @@ impl Scenario {
     /// values. Idempotent; relative defaults use the current time.
     pub fn finalize(&mut self) {
         let now = Timestamp(Utc::now());
+        if let Some(org) = &mut self.organization {
+            for a in &mut org.accounts {
+                a.name.get_or_insert_with(|| format!("account-{}", a.id));
+                a.email
+                    .get_or_insert_with(|| format!("aws+{}@example.com", a.id));
+                a.state.get_or_insert_with(|| "ACTIVE".into());
+                a.joined_method.get_or_insert_with(|| "CREATED".into());
+                a.inspector_member.get_or_insert_with(|| "ENABLED".into());
+                // An account that joins later has its join time set by the
+                // server, from when the scenario was loaded.
+                if a.joins_after.is_none() {
+                    a.joined_at.get_or_insert(now.plus_secs(-365 * 86400));
+                }
+            }
+        }
         let default_account = self.default_account.clone();
         for r in &mut self.regions {
             let account = r.account.get_or_insert(default_account.clone()).clone();
@@ -987,6 +1315,86 @@ impl Scenario {
             }
         }
     }
+}
+
+fn validate_organization(org: &OrganizationSpec) -> Result<(), ScenarioError> {
+    let invalid = |m: String| Err(ScenarioError::Invalid(m));
+    if let Some(id) = &org.id {
+        let rest = id.strip_prefix("o-").unwrap_or("");
+        if !(10..=32).contains(&rest.len())
+            || !rest
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+        {
+            return invalid(format!(
+                "organization.id = {id:?} is not o- and 10 to 32 lowercase letters or digits"
+            ));
+        }
+    }
+    let mut ids = HashSet::new();
+    for (i, a) in org.accounts.iter().enumerate() {
+        let at = format!("organization.account[{i}]");
+        check_account(&format!("{at}.id"), &a.id)?;
+        if !ids.insert(a.id.as_str()) {
+            return invalid(format!("{at}: account {} appears twice", a.id));
+        }
+        check_enum(&format!("{at}.state"), a.state.as_deref(), ACCOUNT_STATES)?;
+        check_enum(
+            &format!("{at}.joined_method"),
+            a.joined_method.as_deref(),
+            JOINED_METHODS,
+        )?;
+        check_enum(
+            &format!("{at}.inspector_member"),
+            a.inspector_member.as_deref(),
+            RELATIONSHIP_STATUSES,
+        )?;
+        if let Some(name) = &a.name {
+            // `AccountName`: 1 to 128 characters.
+            if name.is_empty() || name.chars().count() > 128 {
+                return invalid(format!("{at}.name {name:?} is not 1 to 128 characters"));
+            }
+        }
+        if let Some(email) = &a.email {
+            // `Email`: 6 to 64 characters, `[^\s@]+@[^\s@]+\.[^\s@]+`.
+            let shaped = email.split_once('@').is_some_and(|(user, domain)| {
+                !user.is_empty()
+                    && !domain.contains('@')
+                    && domain
+                        .split_once('.')
+                        .is_some_and(|(a, b)| !a.is_empty() && !b.is_empty())
+            });
+            if !(6..=64).contains(&email.len()) || !shaped || email.contains(char::is_whitespace) {
+                return invalid(format!("{at}.email {email:?} is not an email address"));
+            }
+        }
+        if let (Some(join), Some(leave)) = (a.joins_after, a.leaves_after) {
+            if leave <= join {
+                return invalid(format!(
+                    "{at}: leaves_after ({leave:?}) is not after joins_after ({join:?})"
+                ));
+            }
+        }
+    }
+    check_account("organization.management_account", &org.management_account)?;
+    if !ids.contains(org.management_account.as_str()) {
+        return invalid(format!(
+            "organization.management_account {} is not one of [[organization.account]]",
+            org.management_account
+        ));
+    }
+    if let Some(admin) = &org.delegated_admin {
+        check_account("organization.delegated_admin", admin)?;
+        if !ids.contains(admin.as_str()) {
+            return invalid(format!(
+                "organization.delegated_admin {admin} is not one of [[organization.account]]"
+            ));
+        }
+    }
+    if org.auto_enable_by_region.keys().any(String::is_empty) {
+        return invalid("organization.auto_enable_by_region has an empty region".into());
+    }
+    Ok(())
 }
 
 fn finalize_run(run: &mut AssessmentRunSpec, region: &str, now: Timestamp) {
@@ -1261,6 +1669,96 @@ reason = "UNSUPPORTED_OS"
             again.regions[0].associations[0].association_id,
             a.association_id
         );
+    }
+
+    #[test]
+    fn the_example_in_this_modules_doc_parses() {
+        let source = include_str!("scenario.rs");
+        let example: String = source
+            .lines()
+            .filter_map(|l| l.strip_prefix("//!"))
+            .map(|l| l.strip_prefix(' ').unwrap_or(l))
+            .skip_while(|l| *l != "```toml")
+            .skip(1)
+            .take_while(|l| *l != "```")
+            .map(|l| format!("{l}\n"))
+            .collect();
+        assert!(example.contains("[organization]"), "{example}");
+        let s = Scenario::from_toml_str(&example).unwrap();
+        let org = s.organization.unwrap();
+        assert_eq!(org.accounts.len(), 2);
+        assert!(!org.auto_enable_in("us-east-1").lambda);
+        assert!(org.auto_enable_in("eu-west-1").lambda);
+        assert_eq!(
+            s.sts.credential_lifetime,
+            Some(std::time::Duration::from_secs(20))
+        );
+    }
+
+    #[test]
+    fn tags_are_a_sorted_map() {
+        let s = Scenario::from_toml_str(
+            "[[region]]\nregion = \"us-east-1\"\n[[region.coverage]]\nresource_id = \"i-0123456789\"\ntags = { Name = \"web\", Env = \"prod\" }\n",
+        )
+        .unwrap();
+        let tags = &s.regions[0].coverage[0].tags;
+        assert_eq!(
+            tags.iter().collect::<Vec<_>>(),
+            [("Env", "prod"), ("Name", "web")]
+        );
+        assert_eq!(tags.get("Name"), Some("web"));
+        assert_eq!(tags.get("Team"), None);
+        assert_eq!(
+            serde_json::to_value(tags).unwrap(),
+            serde_json::json!({"Env": "prod", "Name": "web"})
+        );
+        let last_wins: Tags = [("k".to_string(), "1".to_string()), ("k".into(), "2".into())]
+            .into_iter()
+            .collect();
+        assert_eq!(last_wins.get("k"), Some("2"));
+        assert!(Tags::default().is_empty());
+    }
+
+    #[test]
+    fn organisations_are_checked() {
+        let org = |tail: &str| {
+            format!(
+                "[organization]\nmanagement_account = \"111111111111\"\n{tail}\n[[organization.account]]\nid = \"111111111111\"\n"
+            )
+        };
+        Scenario::from_toml_str(&org("")).unwrap();
+        for (tail, named) in [
+            ("delegated_admin = \"222222222222\"", "delegated_admin"),
+            ("id = \"org-1\"", "organization.id"),
+            ("typo = 1", "typo"),
+            ("auto_enable = { ec3 = true }", "ec3"),
+        ] {
+            let err = Scenario::from_toml_str(&org(tail)).unwrap_err().to_string();
+            assert!(err.contains(named), "{tail}: {err}");
+        }
+        for (account, named) in [
+            ("id = \"1\"", "organization.account[1].id"),
+            ("id = \"111111111111\"", "appears twice"),
+            ("id = \"222222222222\"\nstate = \"GONE\"", "state"),
+            (
+                "id = \"222222222222\"\ninspector_member = \"MAYBE\"",
+                "inspector_member",
+            ),
+            ("id = \"222222222222\"\nemail = \"not-an-address\"", "email"),
+            (
+                "id = \"222222222222\"\njoined_method = \"BORN\"",
+                "joined_method",
+            ),
+        ] {
+            let text = format!("{}[[organization.account]]\n{account}\n", org(""));
+            let err = Scenario::from_toml_str(&text).unwrap_err().to_string();
+            assert!(err.contains(named), "{account}: {err}");
+        }
+        let err =
+            Scenario::from_toml_str("[organization]\nmanagement_account = \"111111111111\"\n")
+                .unwrap_err()
+                .to_string();
+        assert!(err.contains("management_account"), "{err}");
     }
 
     #[test]

@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use axum::body::{Body, Bytes};
 use axum::extract::{DefaultBodyLimit, State};
@@ -13,6 +13,7 @@ use axum::http::{HeaderMap, Response, StatusCode, Uri};
 use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::Router;
+use chrono::{DateTime, Utc};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde::{Deserialize, Serialize};
@@ -21,9 +22,9 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 use crate::faults::{Faults, RateLimit, RetiredShape};
-use crate::scenario::{RegionScenario, Scenario};
+use crate::scenario::{OrgAccountSpec, OrganizationSpec, RegionScenario, Scenario};
 use crate::wire::{error_response, json_response, ApiError, Ctx, Handler, Protocol};
-use crate::{classic, ecr, inspector2, lambda, ssm, sts, SimError};
+use crate::{classic, ecr, inspector2, lambda, organizations, ssm, sts, SimError};
 
 /// Calls answered for one (service, operation, region).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -38,6 +39,18 @@ pub struct CallCount {
     pub calls: u64,
     /// Calls answered with an injected fault.
     pub faults: u64,
+}
+
+/// AssumeRole calls for the roles of one account, for tests that watch
+/// credentials being refreshed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AssumeRoleCount {
+    /// The account whose role was assumed.
+    pub account: String,
+    /// Calls answered with credentials.
+    pub issued: u64,
+    /// Calls refused because the account denies AssumeRole.
+    pub denied: u64,
 }
 
 /// Lookup tables for one region's data, built once per scenario so that
@@ -57,15 +70,30 @@ pub(crate) struct World {
     regions: HashMap<(String, String), usize>,
     indexes: Vec<RegionIndex>,
     pub known_accounts: HashSet<String>,
+    /// Organisation account ID → its index in `organization.accounts`.
+    org_accounts: HashMap<String, usize>,
+    /// When the scenario was loaded: `joins_after` and `leaves_after` count
+    /// from here.
+    loaded: Instant,
+    loaded_at: DateTime<Utc>,
 }
 
 impl World {
     fn new(mut scenario: Scenario) -> World {
+        let loaded = Instant::now();
+        let loaded_at = Utc::now();
         scenario.finalize();
         let mut regions = HashMap::new();
         let mut indexes = Vec::with_capacity(scenario.regions.len());
         let mut known_accounts: HashSet<String> = scenario.access_keys.values().cloned().collect();
         known_accounts.insert(scenario.default_account.clone());
+        let mut org_accounts = HashMap::new();
+        if let Some(org) = &scenario.organization {
+            for (i, a) in org.accounts.iter().enumerate() {
+                known_accounts.insert(a.id.clone());
+                org_accounts.entry(a.id.clone()).or_insert(i);
+            }
+        }
         for (i, r) in scenario.regions.iter().enumerate() {
             let account = r
                 .account
@@ -96,6 +124,57 @@ impl World {
             regions,
             indexes,
             known_accounts,
+            org_accounts,
+            loaded,
+            loaded_at,
+        }
+    }
+
+    /// The organisation, if the scenario has one.
+    pub fn organization(&self) -> Option<&OrganizationSpec> {
+        self.scenario.organization.as_ref()
+    }
+
+    /// How long ago the scenario was loaded.
+    pub fn elapsed(&self) -> Duration {
+        self.loaded.elapsed()
+    }
+
+    /// The organisation's entry for `account`, whether or not it has
+    /// joined yet.
+    pub fn org_account(&self, account: &str) -> Option<&OrgAccountSpec> {
+        let i = *self.org_accounts.get(account)?;
+        self.organization()?.accounts.get(i)
+    }
+
+    /// Whether `account` belongs to the organisation now.
+    pub fn in_organization(&self, account: &str) -> bool {
+        let elapsed = self.elapsed();
+        self.org_account(account)
+            .is_some_and(|a| a.present_at(elapsed))
+    }
+
+    /// Whether `account` is the organisation's management account.
+    pub fn is_management(&self, account: &str) -> bool {
+        self.organization()
+            .is_some_and(|o| o.management_account == account)
+    }
+
+    /// Whether `account` is Inspector2's delegated administrator.
+    pub fn is_delegated_admin(&self, account: &str) -> bool {
+        self.organization()
+            .is_some_and(|o| o.delegated_admin.as_deref() == Some(account))
+    }
+
+    /// When `a` joined: its `joined_at`, or for one that joins after
+    /// loading, the moment it does.
+    pub fn joined_at(&self, a: &OrgAccountSpec) -> DateTime<Utc> {
+        match (a.joined_at, a.joins_after) {
+            (Some(t), _) => t.0,
+            (None, Some(d)) => {
+                self.loaded_at + chrono::Duration::from_std(d).unwrap_or(chrono::Duration::zero())
+            }
+            (None, None) => self.loaded_at,
         }
     }
 
@@ -173,6 +252,8 @@ pub(crate) struct Shared {
     /// Exclusion ARNs whose one scripted failure has been served.
     pub failed_once: Mutex<HashSet<String>>,
     request_seq: AtomicU64,
+    /// Account → (issued, denied) AssumeRole calls.
+    assume_roles: Mutex<BTreeMap<String, (u64, u64)>>,
 }
 
 /// Locks a mutex even if a panicking thread poisoned it: the guarded data
@@ -190,6 +271,7 @@ impl Shared {
             counters: Mutex::new(BTreeMap::new()),
             failed_once: Mutex::new(HashSet::new()),
             request_seq: AtomicU64::new(0),
+            assume_roles: Mutex::new(BTreeMap::new()),
         }
     }
 
@@ -221,6 +303,28 @@ impl Shared {
                     faults: *faults,
                 },
             )
+            .collect()
+    }
+
+    /// Counts one AssumeRole into `account`'s roles.
+    pub(crate) fn record_assume_role(&self, account: &str, denied: bool) {
+        let mut c = lock(&self.assume_roles);
+        let e = c.entry(account.to_string()).or_insert((0, 0));
+        if denied {
+            e.1 += 1;
+        } else {
+            e.0 += 1;
+        }
+    }
+
+    fn assume_role_counts(&self) -> Vec<AssumeRoleCount> {
+        lock(&self.assume_roles)
+            .iter()
+            .map(|(account, (issued, denied))| AssumeRoleCount {
+                account: account.clone(),
+                issued: *issued,
+                denied: *denied,
+            })
             .collect()
     }
 
@@ -324,6 +428,19 @@ impl SimHandle {
             .sum()
     }
 
+    /// AssumeRole calls per account whose role was assumed, sorted by account.
+    pub fn assume_role_counts(&self) -> Vec<AssumeRoleCount> {
+        self.shared.assume_role_counts()
+    }
+
+    /// Credentials issued by AssumeRole for roles of `account`.
+    pub fn credentials_issued(&self, account: &str) -> u64 {
+        self.assume_role_counts()
+            .iter()
+            .find(|c| c.account == account)
+            .map_or(0, |c| c.issued)
+    }
+
     /// Stops accepting connections and waits for in-flight calls.
     pub async fn shutdown(mut self) {
         if let Some(tx) = self.shutdown.take() {
@@ -355,6 +472,7 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
     Router::new()
         .route("/_sim/healthz", get(healthz))
         .route("/_sim/calls", get(admin_calls))
+        .route("/_sim/assume_role", get(admin_assume_role))
         .route("/_sim/scenario", axum::routing::put(admin_scenario))
         .route(
             "/_sim/faults",
@@ -373,6 +491,10 @@ async fn healthz(State(shared): State<Arc<Shared>>) -> axum::Json<serde_json::Va
 
 async fn admin_calls(State(shared): State<Arc<Shared>>) -> axum::Json<Vec<CallCount>> {
     axum::Json(shared.calls())
+}
+
+async fn admin_assume_role(State(shared): State<Arc<Shared>>) -> axum::Json<Vec<AssumeRoleCount>> {
+    axum::Json(shared.assume_role_counts())
 }
 
 async fn admin_get_faults(State(shared): State<Arc<Shared>>) -> axum::Json<Faults> {
@@ -476,6 +598,7 @@ fn identify(headers: &HeaderMap, uri: &Uri, body: &[u8]) -> (Protocol, &'static 
             "InspectorService" => "inspector",
             "AmazonSSM" => "ssm",
             "AmazonEC2ContainerRegistry_V20150921" => "ecr",
+            "AWSOrganizationsV20161128" => "organizations",
             _ => "unknown",
         };
         return (Protocol::AwsJson, service, op.to_string());
@@ -509,6 +632,7 @@ fn dispatch(service: &str, op: &str) -> Option<Handler> {
         "lambda" => lambda::handler(op),
         "ecr" => ecr::handler(op),
         "sts" => sts::handler(op),
+        "organizations" => organizations::handler(op),
         _ => None,
     }
 }
@@ -703,6 +827,12 @@ fn throttled(service: &str) -> ApiError {
             e.pascal_message = true;
             e
         }
+        "organizations" => {
+            let mut e = ApiError::bad_request("TooManyRequestsException", "Rate exceeded")
+                .with("Type", "RequestRate");
+            e.pascal_message = true;
+            e
+        }
         _ => ApiError::bad_request("ThrottlingException", "Rate exceeded"),
     }
 }
@@ -725,7 +855,22 @@ fn server_error(service: &str) -> ApiError {
         "lambda" => ApiError::new(status, "ServiceException", "Internal error (simulated)")
             .with("Type", "Service"),
         "ecr" => ApiError::new(status, "ServerException", "Internal error (simulated)"),
+        "organizations" => {
+            let mut e = ApiError::new(status, "ServiceException", "Internal error (simulated)");
+            e.pascal_message = true;
+            e
+        }
         _ => ApiError::new(status, "InternalFailure", "Internal error (simulated)"),
+    }
+}
+
+/// The answer to a call signed with credentials whose session has ended:
+/// STS's `ExpiredToken`, elsewhere `ExpiredTokenException`.
+fn expired_token(protocol: Protocol) -> ApiError {
+    let msg = "The security token included in the request is expired";
+    match protocol {
+        Protocol::Query => ApiError::bad_request("ExpiredToken", msg),
+        _ => ApiError::bad_request("ExpiredTokenException", msg),
     }
 }
 
@@ -744,6 +889,11 @@ fn access_denied(service: &str, op: &str) -> ApiError {
         // awsJson1_1 services answer 400; the restJson1 ones (Inspector2,
         // Lambda) 403.
         "ecr" => ApiError::bad_request("AccessDeniedException", msg),
+        "organizations" => {
+            let mut e = ApiError::bad_request("AccessDeniedException", msg);
+            e.pascal_message = true;
+            e
+        }
         _ => ApiError::new(StatusCode::FORBIDDEN, "AccessDeniedException", msg),
     }
 }
@@ -803,6 +953,20 @@ async fn aws_call(
         };
         return error_response(protocol, &request_id, &e);
     };
+
+    // Credentials AssumeRole issued stop working when their session ends,
+    // as AWS's do: a client must have refreshed them before.
+    if sts::assumed_role_account(&scope.access_key).is_some() {
+        let token = headers
+            .get("x-amz-security-token")
+            .and_then(|v| v.to_str().ok());
+        if let Some(expiry) = token.and_then(sts::session_expiry) {
+            if expiry <= Utc::now() {
+                shared.count(service, &op, region, false);
+                return error_response(protocol, &request_id, &expired_token(protocol));
+            }
+        }
+    }
 
     let Drawn {
         fault,

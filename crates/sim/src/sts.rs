@@ -1,12 +1,18 @@
 //! STS (`sts`, awsQuery): form-encoded requests, XML answers.
 //!
-//! `AssumeRole` grants any well-formed role ARN. The temporary access key it
-//! issues names the role's account (`ASIA<12 digits>SIMR`), so calls signed
-//! with it act as that account, as [`assumed_role_account`] tells the router;
-//! deny it with an `access_denied` fault on operation `AssumeRole`.
+//! `AssumeRole` grants any well-formed role ARN, except in an organisation
+//! account with `deny_assume_role`, which answers `AccessDenied` (403) as
+//! AWS does, naming the caller and the role; an `access_denied` fault on
+//! operation `AssumeRole` denies it too. The temporary access key it issues
+//! names the role's account (`ASIA<12 digits>SIMR`), so calls signed with it
+//! act as that account, as [`assumed_role_account`] tells the router. The
+//! session token names when the credentials expire ([`session_expiry`]):
+//! `[sts] credential_lifetime` if set, else the requested `DurationSeconds`;
+//! the router answers `ExpiredToken(Exception)` to calls signed with them
+//! after that. Each AssumeRole is counted per target account.
 
 use axum::body::Body;
-use axum::http::{header, HeaderValue, Response};
+use axum::http::{header, HeaderValue, Response, StatusCode};
 use serde_json::{json, Value};
 
 use crate::wire::{xml_escape, ApiError, Ctx, Handler};
@@ -20,6 +26,22 @@ pub(crate) fn handler(op: &str) -> Option<Handler> {
     })
 }
 
+/// The ARN GetCallerIdentity reports for the caller, also named in denials.
+fn caller_arn(ctx: &Ctx<'_>) -> String {
+    format!(
+        "arn:aws:iam::{}:user/blindspot-sim-{}",
+        ctx.account,
+        caller_key(ctx)
+    )
+}
+
+fn caller_key(ctx: &Ctx<'_>) -> String {
+    ctx.access_key
+        .chars()
+        .filter(char::is_ascii_alphanumeric)
+        .collect()
+}
+
 fn get_caller_identity(ctx: &Ctx<'_>, body: &[u8]) -> Result<Value, ApiError> {
     if let Some(v) = form_value(body, "Version") {
         if v != "2011-06-15" {
@@ -29,14 +51,9 @@ fn get_caller_identity(ctx: &Ctx<'_>, body: &[u8]) -> Result<Value, ApiError> {
             ));
         }
     }
-    let key: String = ctx
-        .access_key
-        .chars()
-        .filter(char::is_ascii_alphanumeric)
-        .collect();
     Ok(json!({
-        "Arn": format!("arn:aws:iam::{}:user/blindspot-sim-{}", ctx.account, key),
-        "UserId": format!("AIDA{}", key.to_ascii_uppercase()),
+        "Arn": caller_arn(ctx),
+        "UserId": format!("AIDA{}", caller_key(ctx).to_ascii_uppercase()),
         "Account": ctx.account,
     }))
 }
@@ -52,6 +69,28 @@ pub(crate) fn assumed_role_account(access_key: &str) -> Option<String> {
         .strip_prefix(ASSUMED_KEY_PREFIX)?
         .strip_suffix(ASSUMED_KEY_SUFFIX)?;
     is_account_id(account).then(|| account.to_owned())
+}
+
+/// The prefix of the session tokens `AssumeRole` issues:
+/// `<prefix>.<account>.<expiry, epoch seconds>.<session name>`.
+const SESSION_TOKEN_PREFIX: &str = "blindspot-sim-session";
+
+fn session_token(account: &str, expiry: chrono::DateTime<chrono::Utc>, session: &str) -> String {
+    format!(
+        "{SESSION_TOKEN_PREFIX}.{account}.{}.{session}",
+        expiry.timestamp()
+    )
+}
+
+/// When the credentials of a session token issued by [`assume_role`]
+/// expire; `None` for any other token.
+pub(crate) fn session_expiry(token: &str) -> Option<chrono::DateTime<chrono::Utc>> {
+    let mut parts = token.splitn(4, '.');
+    if parts.next()? != SESSION_TOKEN_PREFIX || !is_account_id(parts.next()?) {
+        return None;
+    }
+    let secs: i64 = parts.next()?.parse().ok()?;
+    chrono::DateTime::from_timestamp(secs, 0)
 }
 
 fn is_account_id(s: &str) -> bool {
@@ -75,7 +114,7 @@ fn parse_role_arn(arn: &str) -> Option<(&str, &str)> {
     (!partition.is_empty() && is_account_id(account) && !name.is_empty()).then_some((account, name))
 }
 
-fn assume_role(_ctx: &Ctx<'_>, body: &[u8]) -> Result<Value, ApiError> {
+fn assume_role(ctx: &Ctx<'_>, body: &[u8]) -> Result<Value, ApiError> {
     let invalid = |message: String| ApiError::bad_request("ValidationError", message);
     let role_arn = form_value(body, "RoleArn").unwrap_or_default();
     let Some((account, role)) = parse_role_arn(&role_arn) else {
@@ -102,12 +141,36 @@ fn assume_role(_ctx: &Ctx<'_>, body: &[u8]) -> Result<Value, ApiError> {
             }
         },
     };
-    let expiration = chrono::Utc::now() + chrono::TimeDelta::seconds(seconds);
+    let denied = ctx
+        .world
+        .org_account(account)
+        .is_some_and(|a| a.deny_assume_role);
+    ctx.shared.record_assume_role(account, denied);
+    if denied {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "AccessDenied",
+            format!(
+                "User: {} is not authorized to perform: sts:AssumeRole on resource: {role_arn}",
+                caller_arn(ctx)
+            ),
+        ));
+    }
+    let lifetime = match ctx.world.scenario.sts.credential_lifetime {
+        Some(d) => chrono::TimeDelta::from_std(d).unwrap_or(chrono::TimeDelta::MAX),
+        None => chrono::TimeDelta::seconds(seconds),
+    };
+    // Whole seconds, as STS sends them: the expiry the client reads is the
+    // one the router enforces.
+    let expiration = chrono::Utc::now()
+        .checked_add_signed(lifetime)
+        .and_then(|t| chrono::DateTime::from_timestamp(t.timestamp(), 0))
+        .unwrap_or(chrono::DateTime::<chrono::Utc>::MAX_UTC);
     Ok(json!({
         "Credentials": {
             "AccessKeyId": format!("{ASSUMED_KEY_PREFIX}{account}{ASSUMED_KEY_SUFFIX}"),
             "SecretAccessKey": "blindspot-sim-assumed-role-secret",
-            "SessionToken": format!("blindspot-sim-session-{account}-{session}"),
+            "SessionToken": session_token(account, expiration, &session),
             "Expiration": expiration.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
         },
         "AssumedRoleUser": {
@@ -222,5 +285,21 @@ mod tests {
         );
         assert_eq!(assumed_role_account("AKIDTESTBLINDSPOT"), None);
         assert_eq!(assumed_role_account("ASIA2109876543SIMR"), None);
+    }
+
+    #[test]
+    fn session_tokens_name_their_expiry() {
+        let expiry = chrono::DateTime::from_timestamp(1_800_000_000, 0).unwrap();
+        let token = session_token("210987654321", expiry, "blindspot.audit-1");
+        assert_eq!(session_expiry(&token), Some(expiry));
+        for other in [
+            "",
+            "FQoGZXIvYXdzEXAMPLE",
+            "blindspot-sim-session.2109.1800000000.s",
+            "blindspot-sim-session.210987654321.soon.s",
+            "blindspot-sim-session-210987654321-s",
+        ] {
+            assert_eq!(session_expiry(other), None, "{other}");
+        }
     }
 }

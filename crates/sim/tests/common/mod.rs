@@ -154,3 +154,87 @@ pub fn deny(h: &SimHandle, rule: blindspot_sim::AccessDenied) {
         ..blindspot_sim::Faults::default()
     });
 }
+
+/// A call signed as the SDK signs with temporary credentials: the session
+/// token in `X-Amz-Security-Token`. `target` makes it awsJson1_1, `form` an
+/// awsQuery (STS) call; otherwise restJson1 `POST path`.
+pub struct Signed<'a> {
+    pub akid: &'a str,
+    pub token: Option<&'a str>,
+    pub region: &'a str,
+    pub service: &'a str,
+}
+
+impl Signed<'_> {
+    async fn send(
+        &self,
+        h: &SimHandle,
+        path: &str,
+        content_type: &str,
+        target: Option<&str>,
+        body: String,
+    ) -> Answer {
+        let mut req = reqwest::Client::new()
+            .post(format!("{}{path}", h.endpoint()))
+            .header("content-type", content_type)
+            .header("authorization", auth(self.akid, self.region, self.service));
+        if let Some(t) = target {
+            req = req.header("x-amz-target", t);
+        }
+        if let Some(t) = self.token {
+            req = req.header("x-amz-security-token", t);
+        }
+        finish(req.body(body).send().await.unwrap()).await
+    }
+
+    /// awsJson1_1 with `X-Amz-Target: target`.
+    pub async fn json(&self, h: &SimHandle, target: &str, body: &Value) -> Answer {
+        self.send(
+            h,
+            "/",
+            "application/x-amz-json-1.1",
+            Some(target),
+            body.to_string(),
+        )
+        .await
+    }
+
+    /// restJson1 `POST path`.
+    pub async fn rest(&self, h: &SimHandle, path: &str, body: &Value) -> Answer {
+        self.send(h, path, "application/json", None, body.to_string())
+            .await
+    }
+
+    /// awsQuery with a form body.
+    pub async fn query(&self, h: &SimHandle, form: &str) -> Answer {
+        self.send(
+            h,
+            "/",
+            "application/x-www-form-urlencoded",
+            None,
+            form.to_string(),
+        )
+        .await
+    }
+}
+
+/// Organizations `op` (awsJson1_1) signed with `akid` in us-east-1.
+pub async fn organizations(h: &SimHandle, akid: &str, op: &str, body: &Value) -> Answer {
+    aws_json(
+        h,
+        "organizations",
+        "us-east-1",
+        akid,
+        &format!("AWSOrganizationsV20161128.{op}"),
+        body,
+    )
+    .await
+}
+
+/// The text of the first `<tag>…</tag>` in an XML answer.
+pub fn xml_text<'a>(xml: &'a str, tag: &str) -> Option<&'a str> {
+    let open = format!("<{tag}>");
+    let start = xml.find(&open)? + open.len();
+    let end = xml[start..].find(&format!("</{tag}>"))?;
+    Some(&xml[start..start + end])
+}
