@@ -238,18 +238,28 @@ impl Accounts {
             })
             .await
             .map_err(|err| format!("cannot list the organisation's accounts: {err}"))?;
-        let active: Vec<&OrgAccount> = listed.iter().filter(|a| a.is_active()).collect();
-        for account in &active {
-            if let Some(name) = account.name.as_deref() {
-                (self.names)(&account.id, Some(name));
-            }
-        }
-        // Accounts of the config are watched as the config says, never twice.
+        // An ID that is not 12 digits cannot be an account: skipped, so it
+        // never stands for a role ARN nor keeps the scopes from being known.
+        let active: Vec<&OrgAccount> = listed
+            .iter()
+            .filter(|a| a.is_active())
+            .filter(|a| {
+                let valid = crate::config::is_account_id(&a.id);
+                if !valid {
+                    tracing::warn!(id = %a.id, "ListAccounts listed an invalid account ID; skipped");
+                }
+                valid
+            })
+            .collect();
+        // Accounts of the config are watched as the config says, never twice:
+        // their IDs first (a profile's is known only once STS has answered).
+        futures::future::join_all(self.fixed.iter().map(|w| w.account.resolve(true))).await;
         let configured: BTreeSet<String> = self
             .fixed
             .iter()
             .filter_map(|w| w.account.known_id())
             .collect();
+
         let wanted: BTreeMap<&str, &OrgAccount> = active
             .iter()
             .filter(|a| org.config.include.is_empty() || org.config.include.contains(&a.id))
@@ -257,6 +267,17 @@ impl Accounts {
             .filter(|a| !configured.contains(&a.id))
             .map(|a| (a.id.as_str(), *a))
             .collect();
+        // The names of the home account and of the members watched; a
+        // configured account keeps the config's name, and an excluded one
+        // is not listed at all.
+        let home_id = org.home.known_id();
+        for account in &active {
+            let watched = home_id.as_deref() == Some(account.id.as_str())
+                || wanted.contains_key(account.id.as_str());
+            if let (true, Some(name)) = (watched, account.name.as_deref()) {
+                (self.names)(&account.id, Some(name));
+            }
+        }
         let mut change = Refreshed {
             listed: active.len(),
             ..Refreshed::default()
@@ -269,8 +290,15 @@ impl Accounts {
                 .cloned()
                 .collect();
             for id in gone {
-                members.remove(&id);
-                (self.names)(&id, None);
+                if let Some(member) = members.remove(&id) {
+                    member
+                        .account
+                        .retired
+                        .store(true, std::sync::atomic::Ordering::SeqCst);
+                }
+                if !configured.contains(&id) {
+                    (self.names)(&id, None);
+                }
                 change.removed.push(id);
             }
             for (id, account) in &wanted {
@@ -427,6 +455,9 @@ struct Account {
     retry: Mutex<Retry>,
     /// Whether this is the home account of an organisation.
     sees_organization: bool,
+    /// Set when the account is no longer watched (it left the organisation):
+    /// an activation already running skips its targets.
+    retired: std::sync::atomic::AtomicBool,
     /// Told the account's (ID, name) once STS has given the ID, for an
     /// account named in the config; a member's name comes from Organizations.
     names: Option<NameSink>,
@@ -518,6 +549,7 @@ impl Account {
             resolved: OnceLock::new(),
             retry: Mutex::new(Retry::default()),
             sees_organization,
+            retired: std::sync::atomic::AtomicBool::new(false),
             sweeps,
             names,
         }
@@ -736,6 +768,12 @@ impl ClientSource<AwsClients> for AccountRegion {
     async fn resolve(&self) -> Resolved<AwsClients> {
         let outcome = self.account.resolve(true).await;
         self.account.in_region(outcome, &self.region)
+    }
+
+    fn retired(&self) -> bool {
+        self.account
+            .retired
+            .load(std::sync::atomic::Ordering::SeqCst)
     }
 }
 

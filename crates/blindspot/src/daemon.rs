@@ -418,16 +418,20 @@ async fn follow_organization(
                 );
                 if !change.removed.is_empty() {
                     tracing::info!(accounts = ?change.removed, "accounts no longer watched");
-                    if let Some(configured) = configured_scopes(&accounts, &rules) {
-                        withdraw_unconfigured(
-                            &store,
-                            configured,
-                            "the account left the organisation, is no longer ACTIVE, \
-                             or was excluded",
-                            &errors,
-                        )
-                        .await;
-                    }
+                }
+                // After every successful read, not only when an account left:
+                // one whose findings came back from an evaluation that was
+                // already running, or whose withdrawal failed, is withdrawn
+                // at the next refresh.
+                if let Some(configured) = configured_scopes(&accounts, &rules) {
+                    withdraw_unconfigured(
+                        &store,
+                        configured,
+                        "no longer watched: the account left the organisation, is no longer \
+                         ACTIVE or was excluded, or its rule or region was removed",
+                        &errors,
+                    )
+                    .await;
                 }
                 refresh
             }

@@ -252,3 +252,48 @@ async fn an_account_that_leaves_has_its_findings_withdrawn() {
     assert!(history.contains("left the organisation"), "{history}");
     drop(daemon);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_organisation_that_cannot_be_read_loses_no_account() {
+    let mut scenario = common::scenario_file("organization.toml");
+    for account in scenario.organization.as_mut().unwrap().accounts.iter_mut() {
+        account.joins_after = None;
+    }
+    let sim = blindspot_sim::SimServer::start(scenario).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("blindspot.db");
+    let (_cfg_dir, config) = config_file(&daemon_config(&sim.endpoint(), &db));
+    let daemon = Daemon::run(&sim.endpoint(), &config);
+    let base = daemon.base.clone();
+    let open = wait_for("the member's findings", || {
+        let base = base.clone();
+        async move {
+            let found = findings(&base, &format!("account={JOINING}&status=open")).await;
+            (!found.is_empty()).then_some(found)
+        }
+    })
+    .await;
+    // ListAccounts is refused from now on: the refreshes (every second)
+    // fail, and every account stays watched with its findings open.
+    sim.set_faults(blindspot_sim::Faults {
+        access_denied: vec![blindspot_sim::AccessDenied {
+            operation: Some("ListAccounts".into()),
+            ..Default::default()
+        }],
+        ..Default::default()
+    });
+    wait_until("three refused refreshes", || {
+        let refused: u64 = sim
+            .calls()
+            .iter()
+            .filter(|c| c.operation == "ListAccounts")
+            .map(|c| c.faults)
+            .sum();
+        async move { refused >= 3 }
+    })
+    .await;
+    let still = findings(&base, &format!("account={JOINING}&status=open")).await;
+    assert_eq!(still.len(), open.len(), "{still:?}");
+    assert!(findings(&base, "status=withdrawn").await.is_empty());
+    drop(daemon);
+}

@@ -60,6 +60,13 @@ impl<C: ?Sized> Clone for Resolved<C> {
 pub trait ClientSource<C: ?Sized>: Send + Sync {
     /// The clients for an evaluation starting now.
     async fn resolve(&self) -> Resolved<C>;
+
+    /// Whether the target is no longer watched (its account left the
+    /// organisation): an activation that began before it left skips it
+    /// rather than record it again after its findings were withdrawn.
+    fn retired(&self) -> bool {
+        false
+    }
 }
 
 /// Clients known up front are a source that always gives the same answer.
@@ -75,7 +82,13 @@ impl<C: ?Sized + Send + Sync> ClientSource<C> for Resolved<C> {
 pub struct Target<C: ?Sized> {
     source: Arc<dyn ClientSource<C>>,
     reach: Reach,
+    /// Unique for the process's life (a counter, never reused), shared by
+    /// clones: how the scheduler tells a target it has seen from a new one.
+    id: u64,
 }
+
+/// The next [`Target`] ID.
+static NEXT_TARGET: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 
 impl<C: ?Sized + Send + Sync + 'static> Target<C> {
     /// A target whose clients come from `source`; it sees its own account.
@@ -83,6 +96,7 @@ impl<C: ?Sized + Send + Sync + 'static> Target<C> {
         Target {
             source,
             reach: Reach::Account,
+            id: NEXT_TARGET.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
         }
     }
 
@@ -102,16 +116,16 @@ impl<C: ?Sized + Send + Sync + 'static> Target<C> {
         reach == Reach::Account || self.reach == Reach::Organization
     }
 
-    /// Whether two targets share one source, which is how the scheduler
-    /// tells a target it has evaluated before from a new one when the set
-    /// changes.
-    pub fn same_source(&self, other: &Target<C>) -> bool {
-        Arc::ptr_eq(&self.source, &other.source)
+    /// This target's identity, kept by its clones and never given to
+    /// another target: how the scheduler tells a target it has evaluated
+    /// before from a new one when the set changes.
+    pub fn id(&self) -> u64 {
+        self.id
     }
 
-    /// An identity of the source, for sets of targets seen before.
-    pub(crate) fn source_id(&self) -> usize {
-        Arc::as_ptr(&self.source).cast::<()>() as usize
+    /// Whether its source says it is no longer watched.
+    pub fn is_retired(&self) -> bool {
+        self.source.retired()
     }
 
     /// A target whose clients (or the reason there are none) never change,
@@ -131,6 +145,7 @@ impl<C: ?Sized> Clone for Target<C> {
         Target {
             source: Arc::clone(&self.source),
             reach: self.reach,
+            id: self.id,
         }
     }
 }

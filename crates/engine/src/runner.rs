@@ -201,19 +201,24 @@ where
     for rule in rules {
         let peers: Arc<dyn PeerFindings> = Arc::new(RunPeers::new(&done, rule.meta().reads));
         let timeout = options.timeout_for(rule.meta().id);
-        // `buffered` (not `buffer_unordered`) keeps the target order, so the
-        // output is stable however the evaluations interleave.
         let reach = rule.meta().reach;
-        let evaluations: Vec<Evaluation> = stream::iter(targets)
-            .filter(|target| futures::future::ready(target.evaluated_by(reach)))
-            .map(|target| {
+        // Unordered, so one slow account does not hold the window while the
+        // others' evaluations are done; the target order is restored after,
+        // so the output is stable however the evaluations interleave.
+        let mut evaluations: Vec<(usize, Evaluation)> = stream::iter(targets.iter().enumerate())
+            .filter(|(_, target)| futures::future::ready(target.evaluated_by(reach)))
+            .map(|(i, target)| {
                 let (rule, peers) = (Arc::clone(rule), Arc::clone(&peers));
-                async move { evaluate(rule, &target.resolve().await, peers, timeout).await }
+                async move {
+                    let evaluation = evaluate(rule, &target.resolve().await, peers, timeout).await;
+                    (i, evaluation)
+                }
             })
-            .buffered(concurrency)
+            .buffer_unordered(concurrency)
             .collect()
             .await;
-        done.extend(evaluations);
+        evaluations.sort_by_key(|(i, _)| *i);
+        done.extend(evaluations.into_iter().map(|(_, e)| e));
     }
     done
 }

@@ -474,10 +474,15 @@ where
     };
     // This rule's share of the shared permits, held across its activations.
     let slots = Semaphore::new(rt.per_rule);
+    // The share of targets that appear while an activation runs: their own,
+    // so they queue for the shared permits behind at most the rule's share
+    // of the activation's evaluations rather than behind all of them.
+    let fresh = Semaphore::new(rt.per_rule);
     // The targets this rule has been given so far; one that appears later
-    // (an account that joined) is evaluated at once, not at the next tick.
+    // (an account that joined) is evaluated at once, not at the next tick,
+    // also while an activation over the others is running.
     let mut changes = Some(rt.targets.subscribe());
-    let mut known: HashSet<usize> = rt.targets.current().iter().map(Target::source_id).collect();
+    let mut known: HashSet<u64> = rt.targets.current().iter().map(Target::id).collect();
     let mut interval = tokio::time::interval(schedule.interval);
     interval.set_missed_tick_behavior(MissedTickBehavior::Delay);
     // The first tick completes at once: every rule runs at start-up, spread
@@ -492,18 +497,12 @@ where
             _ = wake.notified() => true,
             _ = interval.tick() => false,
             changed = next_change(&mut changes) => {
-                let Some(current) = changed else {
-                    continue;
-                };
-                let new: Vec<Target<C>> = current
-                    .iter()
-                    .filter(|t| !known.contains(&t.source_id()))
-                    .cloned()
-                    .collect();
-                known = current.iter().map(Target::source_id).collect();
-                if !new.is_empty() {
-                    tracing::info!(rule = id, targets = new.len(), "evaluating new targets");
-                    evaluate_targets(&rule, schedule, &new, &slots, &rt).await;
+                if let Some(current) = changed {
+                    let new = newcomers(&current, &mut known);
+                    if !new.is_empty() {
+                        tracing::info!(rule = id, targets = new.len(), "evaluating new targets");
+                        evaluate_targets(&rule, schedule, &new, &slots, &rt).await;
+                    }
                 }
                 continue;
             }
@@ -523,10 +522,32 @@ where
         // back-to-back run. One that arrives during the activation still
         // counts, because it may ask about a state the activation missed.
         let _ = wake.notified().now_or_never();
-        let evaluated = activate(index, &rule, schedule, &slots, &rt).await;
-        // A target that appeared during the activation is still new to this
-        // rule, and the change it came with wakes the loop again.
-        known = evaluated.iter().map(Target::source_id).collect();
+        // The activation's targets are the current set, marked seen; a target
+        // that appears while it runs is evaluated beside it.
+        let snapshot = match &mut changes {
+            Some(rx) => Arc::clone(&rx.borrow_and_update()),
+            None => rt.targets.current(),
+        };
+        known = snapshot.iter().map(Target::id).collect();
+        let activation = activate(index, &rule, schedule, &snapshot, &slots, &rt);
+        tokio::pin!(activation);
+        let mut beside = futures::stream::FuturesUnordered::new();
+        loop {
+            tokio::select! {
+                () = &mut activation => break,
+                changed = next_change(&mut changes) => {
+                    if let Some(current) = changed {
+                        let new = newcomers(&current, &mut known);
+                        if !new.is_empty() {
+                            tracing::info!(rule = id, targets = new.len(), "evaluating new targets");
+                            beside.push(evaluate_owned(&rule, schedule, new, &fresh, &rt));
+                        }
+                    }
+                }
+                Some(()) = futures::StreamExt::next(&mut beside), if !beside.is_empty() => {}
+            }
+        }
+        while futures::StreamExt::next(&mut beside).await.is_some() {}
         if rt.stop.is_cancelled() {
             break;
         }
@@ -537,15 +558,15 @@ where
     }
 }
 
-/// Evaluates one rule over every target and records each evaluation.
+/// Evaluates one rule over `targets` and records each evaluation.
 async fn activate<C>(
     index: usize,
     rule: &Arc<dyn Rule<C>>,
     schedule: RuleSchedule,
+    targets: &[Target<C>],
     slots: &Semaphore,
     rt: &Runtime<C>,
-) -> Arc<Vec<Target<C>>>
-where
+) where
     C: ?Sized + Send + Sync + 'static,
 {
     let id = rule.meta().id;
@@ -556,14 +577,39 @@ where
         s.next_run = None;
     });
     tracing::debug!(rule = id, "activation started");
-    let targets = rt.targets.current();
-    evaluate_targets(rule, schedule, &targets, slots, rt).await;
+    evaluate_targets(rule, schedule, targets, slots, rt).await;
     rt.shared.update(index, |s| {
         s.running = false;
         s.last_finished = Some(Utc::now());
     });
     tracing::debug!(rule = id, "activation finished");
-    targets
+}
+
+/// The targets of `current` not in `known`, which becomes `current`'s.
+fn newcomers<C>(current: &[Target<C>], known: &mut HashSet<u64>) -> Vec<Target<C>>
+where
+    C: ?Sized + Send + Sync + 'static,
+{
+    let new = current
+        .iter()
+        .filter(|t| !known.contains(&t.id()))
+        .cloned()
+        .collect();
+    *known = current.iter().map(Target::id).collect();
+    new
+}
+
+/// [`evaluate_targets`] over targets it owns, to run beside an activation.
+async fn evaluate_owned<C>(
+    rule: &Arc<dyn Rule<C>>,
+    schedule: RuleSchedule,
+    targets: Vec<Target<C>>,
+    slots: &Semaphore,
+    rt: &Runtime<C>,
+) where
+    C: ?Sized + Send + Sync + 'static,
+{
+    evaluate_targets(rule, schedule, &targets, slots, rt).await;
 }
 
 /// The next version of the target set, once it changes; `None` once, when
@@ -610,6 +656,12 @@ async fn evaluate_targets<C>(
         .iter()
         .filter(|t| t.evaluated_by(reach))
         .map(|target| async move {
+            // An account that left while this activation ran is skipped: its
+            // findings may have been withdrawn already.
+            let retired = || target.is_retired();
+            if retired() {
+                return;
+            }
             // The clients first, holding no permit: resolving an account may wait
             // for STS, and a source that is backing off answers at once.
             let target = tokio::select! {
@@ -638,8 +690,9 @@ async fn evaluate_targets<C>(
             let Ok(permit) = rt.permits.acquire().await else {
                 return;
             };
-            // Shutdown may have begun while this target waited for a permit.
-            if rt.stop.is_cancelled() {
+            // Shutdown may have begun, or the account left, while this
+            // target waited for a permit.
+            if rt.stop.is_cancelled() || retired() {
                 return;
             }
             rt.shared.in_flight.fetch_add(1, Ordering::SeqCst);

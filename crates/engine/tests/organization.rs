@@ -134,3 +134,48 @@ async fn one_slow_account_never_holds_every_permit() {
     assert_eq!(slow_started, 2);
     run.stop.send(()).unwrap();
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_target_that_appears_during_an_activation_does_not_wait_for_its_end() {
+    let t0 = Instant::now();
+    let rule = Fake::new("rule", |scope, _| {
+        if scope.account == "111111111111" {
+            Step::Report(secs(100), vec![])
+        } else {
+            quick()
+        }
+    });
+    // Ten slow regions, two at a time: the activation takes 500 s.
+    let first: Vec<Target<()>> = (0..10)
+        .map(|i| target("111111111111", &format!("r{i:02}")))
+        .collect();
+    let (tx, rx) = watch::channel(Arc::new(first.clone()));
+    let store = Arc::new(blindspot_store::SqliteStore::open_in_memory().unwrap());
+    let scheduler = Scheduler::new(
+        vec![scheduled(&rule, 3600, 600)],
+        TargetSet::watch(rx),
+        store,
+        quiet_options(2),
+    )
+    .unwrap();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let handle = tokio::spawn(scheduler.run(async move {
+        let _ = stopped.await;
+    }));
+    sleep(secs(10)).await;
+    let mut second = first.clone();
+    second.push(target("222222222222", "r00"));
+    tx.send_replace(Arc::new(second));
+    sleep(secs(120)).await;
+    let joined: Vec<_> = rule
+        .calls()
+        .into_iter()
+        .filter(|c| c.scope.account == "222222222222")
+        .collect();
+    assert_eq!(joined.len(), 1, "evaluated beside the activation");
+    // It waited for a shared permit (the first pair ends at 100 s), not for
+    // the activation's other eight evaluations.
+    assert_eq!((joined[0].start - t0).as_secs(), 100);
+    stop.send(()).unwrap();
+    handle.await.unwrap();
+}
