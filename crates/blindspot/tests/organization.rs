@@ -215,24 +215,32 @@ async fn check_names_the_accounts_and_reports_the_denied_one_as_incomplete() {
     assert_eq!(json["accounts"][DENIED], "payments");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_account_that_leaves_has_its_findings_withdrawn() {
-    // The joining account of the scenario, listed from the start and gone
-    // after a few seconds.
+/// The scenario's organisation with the third account listed from the start
+/// (and leaving after `leaves_after`, if given), a daemon watching it, and
+/// that account's open findings once it has some.
+struct Watching {
+    sim: blindspot_sim::SimHandle,
+    _dir: tempfile::TempDir,
+    _config: (tempfile::TempDir, std::path::PathBuf),
+    daemon: Daemon,
+    open: Vec<Value>,
+}
+
+async fn watch_member(leaves_after: Option<std::time::Duration>) -> Watching {
     let mut scenario = common::scenario_file("organization.toml");
     for account in scenario.organization.as_mut().unwrap().accounts.iter_mut() {
         if account.id == JOINING {
             account.joins_after = None;
-            account.leaves_after = Some(std::time::Duration::from_secs(8));
+            account.leaves_after = leaves_after;
         }
     }
     let sim = blindspot_sim::SimServer::start(scenario).await.unwrap();
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("blindspot.db");
-    let (_cfg_dir, config) = config_file(&daemon_config(&sim.endpoint(), &db));
-    let daemon = Daemon::run(&sim.endpoint(), &config);
+    let config = config_file(&daemon_config(&sim.endpoint(), &db));
+    let daemon = Daemon::run(&sim.endpoint(), &config.1);
     let base = daemon.base.clone();
-    let open = wait_for("the leaving account's findings", || {
+    let open = wait_for("the member's findings", || {
         let base = base.clone();
         async move {
             let found = findings(&base, &format!("account={JOINING}&status=open")).await;
@@ -240,6 +248,21 @@ async fn an_account_that_leaves_has_its_findings_withdrawn() {
         }
     })
     .await;
+    Watching {
+        sim,
+        _dir: dir,
+        _config: config,
+        daemon,
+        open,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_account_that_leaves_has_its_findings_withdrawn() {
+    // The third account, listed from the start and gone after a few seconds.
+    let watching = watch_member(Some(std::time::Duration::from_secs(8))).await;
+    let base = watching.daemon.base.clone();
+    let open = watching.open.clone();
     let id = open[0]["id"].as_str().unwrap().to_owned();
     wait_until("the finding withdrawn", || {
         let base = base.clone();
@@ -250,29 +273,12 @@ async fn an_account_that_leaves_has_its_findings_withdrawn() {
     let detail = common::finding(&base, &id).await;
     let history = serde_json::to_string(&detail).unwrap();
     assert!(history.contains("left the organisation"), "{history}");
-    drop(daemon);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_organisation_that_cannot_be_read_loses_no_account() {
-    let mut scenario = common::scenario_file("organization.toml");
-    for account in scenario.organization.as_mut().unwrap().accounts.iter_mut() {
-        account.joins_after = None;
-    }
-    let sim = blindspot_sim::SimServer::start(scenario).await.unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("blindspot.db");
-    let (_cfg_dir, config) = config_file(&daemon_config(&sim.endpoint(), &db));
-    let daemon = Daemon::run(&sim.endpoint(), &config);
-    let base = daemon.base.clone();
-    let open = wait_for("the member's findings", || {
-        let base = base.clone();
-        async move {
-            let found = findings(&base, &format!("account={JOINING}&status=open")).await;
-            (!found.is_empty()).then_some(found)
-        }
-    })
-    .await;
+    let watching = watch_member(None).await;
+    let (sim, base, open) = (&watching.sim, watching.daemon.base.clone(), &watching.open);
     // ListAccounts is refused from now on: the refreshes (every second)
     // fail, and every account stays watched with its findings open.
     sim.set_faults(blindspot_sim::Faults {
@@ -295,5 +301,4 @@ async fn an_organisation_that_cannot_be_read_loses_no_account() {
     let still = findings(&base, &format!("account={JOINING}&status=open")).await;
     assert_eq!(still.len(), open.len(), "{still:?}");
     assert!(findings(&base, "status=withdrawn").await.is_empty());
-    drop(daemon);
 }

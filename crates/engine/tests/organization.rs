@@ -20,6 +20,35 @@ fn quick() -> Step {
     Step::Report(secs(1), vec![1])
 }
 
+type Targets = Arc<Vec<Target<()>>>;
+
+/// A scheduler of `rule` over a target set the test changes through the
+/// returned sender; stop it with the returned one.
+fn watching(
+    rule: blindspot_engine::ScheduledRule<()>,
+    first: &[Target<()>],
+    concurrency: usize,
+) -> (
+    watch::Sender<Targets>,
+    tokio::sync::oneshot::Sender<()>,
+    tokio::task::JoinHandle<blindspot_engine::SchedulerReport>,
+) {
+    let (tx, rx) = watch::channel(Arc::new(first.to_vec()));
+    let store = Arc::new(blindspot_store::SqliteStore::open_in_memory().unwrap());
+    let scheduler = Scheduler::new(
+        vec![rule],
+        TargetSet::watch(rx),
+        store,
+        quiet_options(concurrency),
+    )
+    .unwrap();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let handle = tokio::spawn(scheduler.run(async move {
+        let _ = stopped.await;
+    }));
+    (tx, stop, handle)
+}
+
 #[tokio::test(start_paused = true)]
 async fn an_organization_rule_evaluates_only_the_targets_that_see_the_organization() {
     let members = Fake::new("members", |_, _| quick());
@@ -61,19 +90,7 @@ async fn a_target_that_appears_is_evaluated_at_once_and_only_it() {
     let t0 = Instant::now();
     let rule = Fake::new("rule", |_, _| quick());
     let first = vec![target("111111111111", "us-east-1")];
-    let (tx, rx) = watch::channel(Arc::new(first.clone()));
-    let store = Arc::new(blindspot_store::SqliteStore::open_in_memory().unwrap());
-    let scheduler = Scheduler::new(
-        vec![scheduled(&rule, 3600, 60)],
-        TargetSet::watch(rx),
-        store,
-        quiet_options(4),
-    )
-    .unwrap();
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let handle = tokio::spawn(scheduler.run(async move {
-        let _ = stopped.await;
-    }));
+    let (tx, stop, handle) = watching(scheduled(&rule, 3600, 60), &first, 4);
     sleep(secs(100)).await;
     assert_eq!(rule.calls().len(), 1);
     // An account joins, an hour before the rule's next tick.
@@ -149,19 +166,7 @@ async fn a_target_that_appears_during_an_activation_does_not_wait_for_its_end() 
     let first: Vec<Target<()>> = (0..10)
         .map(|i| target("111111111111", &format!("r{i:02}")))
         .collect();
-    let (tx, rx) = watch::channel(Arc::new(first.clone()));
-    let store = Arc::new(blindspot_store::SqliteStore::open_in_memory().unwrap());
-    let scheduler = Scheduler::new(
-        vec![scheduled(&rule, 3600, 600)],
-        TargetSet::watch(rx),
-        store,
-        quiet_options(2),
-    )
-    .unwrap();
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let handle = tokio::spawn(scheduler.run(async move {
-        let _ = stopped.await;
-    }));
+    let (tx, stop, handle) = watching(scheduled(&rule, 3600, 600), &first, 2);
     sleep(secs(10)).await;
     let mut second = first.clone();
     second.push(target("222222222222", "r00"));
