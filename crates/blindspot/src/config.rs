@@ -653,6 +653,13 @@ mod tests {
             err.contains("rules.inspector2-associations.expected[0]"),
             "{err}"
         );
+        let err = parse("[rules.inspector-exclusions]\nconcurrency = 0\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("line 2") && err.contains("rules.inspector-exclusions.concurrency"),
+            "{err}"
+        );
         let err = parse("[rules.inspector2-coverage]\nresource_types = [\"AWS_EC3\"]\n")
             .unwrap_err()
             .to_string();

@@ -33,6 +33,11 @@ pub struct ExclusionsConfig {
     pub runs: RunSelection,
     /// Severity of exclusion and failed-run findings (Conformity rates them Medium).
     pub severity: Severity,
+    /// Calls of one evaluation in flight at once within its region: runs'
+    /// exclusions are listed and described side by side, so a sweep takes
+    /// about the longest chain of dependent calls rather than their sum.
+    /// The adapter's pacing per (account, region, service) still applies.
+    pub concurrency: usize,
 }
 
 impl Default for ExclusionsConfig {
@@ -45,10 +50,21 @@ impl Default for ExclusionsConfig {
             lookback: Duration::from_secs(30 * 24 * 3600),
             runs: RunSelection::Latest,
             severity: Severity::Medium,
+            concurrency: 4,
         }
     }
 }
 
 impl crate::RuleConfig for ExclusionsConfig {
     crate::scheduling_fields!();
+
+    fn validate(&self) -> Result<(), crate::ConfigIssue> {
+        if self.concurrency == 0 {
+            return Err(crate::ConfigIssue::new(
+                "concurrency",
+                "must be at least 1".to_owned(),
+            ));
+        }
+        Ok(())
+    }
 }

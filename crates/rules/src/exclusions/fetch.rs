@@ -3,6 +3,13 @@
 //! evaluate. It talks only to [`InspectorClassicApi`] and decides nothing but
 //! what to ask for; it fails as a whole rather than return a partial
 //! snapshot, because a partial one would resolve findings that still exist.
+//!
+//! Calls that do not depend on each other run side by side, at most
+//! `concurrency` at once: the two run listings, the DescribeAssessmentRuns
+//! batches, each selected run's exclusions, and the DescribeExclusions
+//! batches of a run. A sweep then takes about its critical path (list runs,
+//! describe them, list a run's exclusions, describe them) instead of the sum
+//! of its calls; the adapter paces what one region's service is sent.
 
 use super::config::ExclusionsConfig;
 use super::judge::{select_runs, COMPLETED_STATES, FAILED_STATES};
@@ -13,6 +20,7 @@ use blindspot_aws::paginate::{collect_all, Listing};
 use blindspot_aws::InspectorClassicApi;
 use blindspot_core::RuleError;
 use chrono::{DateTime, Utc};
+use futures::{StreamExt, TryStreamExt};
 use std::collections::BTreeMap;
 
 /// How often `failedItems` marked retryable are asked for again.
@@ -67,15 +75,36 @@ pub async fn fetch(
         states: FAILED_STATES.iter().map(|s| (*s).to_owned()).collect(),
         ..RunQuery::default()
     };
-    let mut run_arns = list_runs(api, &completed_query).await?;
-    run_arns.extend(list_runs(api, &failed_query).await?);
+    let width = config.concurrency.max(1);
+    let (mut run_arns, failed) = if width > 1 {
+        futures::try_join!(
+            list_runs(api, &completed_query),
+            list_runs(api, &failed_query)
+        )?
+    } else {
+        (
+            list_runs(api, &completed_query).await?,
+            list_runs(api, &failed_query).await?,
+        )
+    };
+    run_arns.extend(failed);
     run_arns.sort();
     run_arns.dedup();
 
-    let mut runs = Vec::with_capacity(run_arns.len());
-    for batch in run_arns.chunks(DESCRIBE_RUNS_MAX) {
-        runs.extend(api.describe_assessment_runs(batch).await?);
-    }
+    // `buffered` keeps the batches' order, so the snapshot is the same
+    // however the answers interleave.
+    // Owned batches: a stream of futures borrowing the slices does not
+    // satisfy the `Send` bound of the rule's boxed future.
+    let batches: Vec<Vec<String>> = run_arns
+        .chunks(DESCRIBE_RUNS_MAX)
+        .map(<[String]>::to_vec)
+        .collect();
+    let described: Vec<Vec<AssessmentRun>> = futures::stream::iter(batches)
+        .map(|batch| async move { api.describe_assessment_runs(&batch).await })
+        .buffered(width)
+        .try_collect()
+        .await?;
+    let runs: Vec<AssessmentRun> = described.into_iter().flatten().collect();
 
     // Only the exclusions the judge will look at are worth the calls.
     let selected: Vec<String> = select_runs(&runs, config.runs, window_start)
@@ -83,11 +112,14 @@ pub async fn fetch(
         .iter()
         .map(|run| run.arn.clone())
         .collect();
-    let mut exclusions = BTreeMap::new();
-    for run_arn in selected {
-        let described = describe_run_exclusions(api, &run_arn).await?;
-        exclusions.insert(run_arn, described);
-    }
+    let exclusions: BTreeMap<String, Vec<Exclusion>> = futures::stream::iter(selected)
+        .map(|run_arn| async move {
+            let described = describe_run_exclusions(api, &run_arn, width).await?;
+            Ok::<_, RuleError>((run_arn, described))
+        })
+        .buffer_unordered(width)
+        .try_collect()
+        .await?;
 
     Ok(Snapshot {
         window_start,
@@ -104,45 +136,62 @@ async fn list_runs(
     Ok(collect_all(LIST_RUNS, |token| api.list_assessment_runs(query, token)).await?)
 }
 
-/// Lists and describes every exclusion of a run, retrying retryable failures.
+/// Lists and describes every exclusion of a run, its batches side by side
+/// (at most `width` at once), retrying retryable failures.
 async fn describe_run_exclusions(
     api: &dyn InspectorClassicApi,
     run_arn: &str,
+    width: usize,
 ) -> Result<Vec<Exclusion>, RuleError> {
     let arns = collect_all(LIST_EXCLUSIONS, |token| api.list_exclusions(run_arn, token)).await?;
+    let batches: Vec<Vec<String>> = arns
+        .chunks(DESCRIBE_EXCLUSIONS_MAX)
+        .map(<[String]>::to_vec)
+        .collect();
+    let described: Vec<Vec<Exclusion>> = futures::stream::iter(batches)
+        .map(|batch| async move { describe_batch(api, &batch).await })
+        .buffered(width)
+        .try_collect()
+        .await?;
+    Ok(described.into_iter().flatten().collect())
+}
 
-    let mut exclusions = Vec::with_capacity(arns.len());
-    for batch in arns.chunks(DESCRIBE_EXCLUSIONS_MAX) {
-        let mut pending: Vec<String> = batch.to_vec();
-        for attempt in 0..=DESCRIBE_RETRIES {
-            let answer = api.describe_exclusions(&pending).await?;
-            exclusions.extend(answer.exclusions);
-            let mut retry = Vec::new();
-            for item in answer.failed {
-                if item.code == ITEM_GONE {
-                    continue;
-                }
-                if !item.retryable || attempt == DESCRIBE_RETRIES {
-                    // An exclusion we could not read is a gap: reporting the
-                    // rest as complete could resolve a finding that still exists.
-                    return Err(RuleError::Failed(format!(
-                        "inspector:DescribeExclusions could not describe {} ({}{})",
-                        item.arn,
-                        item.code,
-                        if item.retryable {
-                            ", still failing after retries"
-                        } else {
-                            ""
-                        }
-                    )));
-                }
-                retry.push(item.arn);
+/// Describes one batch of exclusions, asking again for those AWS marks
+/// retryable.
+async fn describe_batch(
+    api: &dyn InspectorClassicApi,
+    batch: &[String],
+) -> Result<Vec<Exclusion>, RuleError> {
+    let mut exclusions = Vec::with_capacity(batch.len());
+    let mut pending: Vec<String> = batch.to_vec();
+    for attempt in 0..=DESCRIBE_RETRIES {
+        let answer = api.describe_exclusions(&pending).await?;
+        exclusions.extend(answer.exclusions);
+        let mut retry = Vec::new();
+        for item in answer.failed {
+            if item.code == ITEM_GONE {
+                continue;
             }
-            if retry.is_empty() {
-                break;
+            if !item.retryable || attempt == DESCRIBE_RETRIES {
+                // An exclusion we could not read is a gap: reporting the
+                // rest as complete could resolve a finding that still exists.
+                return Err(RuleError::Failed(format!(
+                    "inspector:DescribeExclusions could not describe {} ({}{})",
+                    item.arn,
+                    item.code,
+                    if item.retryable {
+                        ", still failing after retries"
+                    } else {
+                        ""
+                    }
+                )));
             }
-            pending = retry;
+            retry.push(item.arn);
         }
+        if retry.is_empty() {
+            break;
+        }
+        pending = retry;
     }
     Ok(exclusions)
 }

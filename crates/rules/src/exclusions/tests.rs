@@ -825,3 +825,103 @@ fn an_instance_id_from_aws_is_one_shell_word_in_the_fix() {
         "{hostile}"
     );
 }
+
+/// A classic region whose every call takes 20 ms, counting calls in flight.
+struct Slow {
+    inner: FakeClassic,
+    in_flight: std::sync::atomic::AtomicUsize,
+    most: std::sync::atomic::AtomicUsize,
+}
+
+impl Slow {
+    async fn call<T>(&self, answer: impl std::future::Future<Output = T>) -> T {
+        use std::sync::atomic::Ordering::SeqCst;
+        let now = self.in_flight.fetch_add(1, SeqCst) + 1;
+        self.most.fetch_max(now, SeqCst);
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        let answer = answer.await;
+        self.in_flight.fetch_sub(1, SeqCst);
+        answer
+    }
+}
+
+#[async_trait::async_trait]
+impl blindspot_aws::InspectorClassicApi for Slow {
+    async fn list_assessment_runs(
+        &self,
+        query: &blindspot_aws::classic::RunQuery,
+        next_token: Option<String>,
+    ) -> Result<blindspot_aws::Page<String>, AwsError> {
+        self.call(self.inner.list_assessment_runs(query, next_token))
+            .await
+    }
+
+    async fn describe_assessment_runs(
+        &self,
+        arns: &[String],
+    ) -> Result<Vec<AssessmentRun>, AwsError> {
+        self.call(self.inner.describe_assessment_runs(arns)).await
+    }
+
+    async fn list_exclusions(
+        &self,
+        run_arn: &str,
+        next_token: Option<String>,
+    ) -> Result<blindspot_aws::Page<String>, AwsError> {
+        self.call(self.inner.list_exclusions(run_arn, next_token))
+            .await
+    }
+
+    async fn describe_exclusions(
+        &self,
+        arns: &[String],
+    ) -> Result<blindspot_aws::classic::ExclusionBatch, AwsError> {
+        self.call(self.inner.describe_exclusions(arns)).await
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn independent_calls_run_side_by_side_within_the_concurrency() {
+    // Five templates with a run each, 30 exclusions per run (one
+    // DescribeExclusions batch): the critical path is four calls (list runs,
+    // describe runs, list a run's exclusions, describe them).
+    let runs: Vec<AssessmentRun> = (0..5)
+        .map(|i| run(&format!("0-{i}"), &format!("{TEMPLATE}{i}"), "COMPLETED", 1))
+        .collect();
+    let exclusions: Vec<Exclusion> = runs
+        .iter()
+        .flat_map(|r| {
+            (0..30).map(move |j| exclusion(r, &format!("x-{j}"), "Agent not found", vec![]))
+        })
+        .collect();
+    let sweep = |concurrency: usize| {
+        let (runs, exclusions) = (runs.clone(), exclusions.clone());
+        async move {
+            let slow = Slow {
+                inner: classic(runs, exclusions, 0),
+                in_flight: Default::default(),
+                most: Default::default(),
+            };
+            let config = ExclusionsConfig {
+                concurrency,
+                ..ExclusionsConfig::default()
+            };
+            let started = tokio::time::Instant::now();
+            let snapshot = fetch(&slow, &config, now()).await.unwrap();
+            let most = slow.most.load(std::sync::atomic::Ordering::SeqCst);
+            (snapshot, started.elapsed().as_millis(), most)
+        }
+    };
+    let (serial, serial_ms, serial_most) = sweep(1).await;
+    let (wide, wide_ms, wide_most) = sweep(8).await;
+    assert_eq!(
+        serial, wide,
+        "the same snapshot however the calls interleave"
+    );
+    assert_eq!(wide.exclusions.values().map(Vec::len).sum::<usize>(), 150);
+    // One at a time: 2 run listings + 1 describe + 5 × (list + describe).
+    assert_eq!((serial_ms, serial_most), (13 * 20, 1));
+    // Side by side: the critical path.
+    assert_eq!(wide_ms, 4 * 20);
+    assert!(wide_most > 1 && wide_most <= 8, "{wide_most}");
+}
