@@ -53,3 +53,124 @@ pub trait OrganizationsApi: Send + Sync {
     async fn list_accounts(&self, next_token: Option<String>)
         -> Result<Page<OrgAccount>, AwsError>;
 }
+
+/// One Organizations client for all of an account's regions whose pages are
+/// reused for `ttl`: Organizations is global, so the organisation rule's
+/// evaluation in each region (17 listings of 15 pages at 300 accounts) and
+/// the discovery would otherwise list the same accounts again and again.
+/// Pages are kept by the token that asked for them, so a walk that starts
+/// within the ttl reads the same listing throughout; a failed page is never
+/// kept.
+pub struct SharedListing {
+    inner: std::sync::Arc<dyn OrganizationsApi>,
+    ttl: std::time::Duration,
+    pages: std::sync::Mutex<SharedPages>,
+}
+
+/// The pages of the current listing, by the token that asked for them.
+#[derive(Default)]
+struct SharedPages {
+    started: Option<std::time::Instant>,
+    by_token: std::collections::HashMap<Option<String>, Page<OrgAccount>>,
+}
+
+impl SharedListing {
+    /// Reuses `inner`'s pages for `ttl`.
+    pub fn new(inner: std::sync::Arc<dyn OrganizationsApi>, ttl: std::time::Duration) -> Self {
+        SharedListing {
+            inner,
+            ttl,
+            pages: std::sync::Mutex::new(SharedPages::default()),
+        }
+    }
+
+    fn pages(&self) -> std::sync::MutexGuard<'_, SharedPages> {
+        // Plain map updates: a panic elsewhere cannot leave one half done.
+        self.pages.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+#[async_trait]
+impl OrganizationsApi for SharedListing {
+    async fn list_accounts(
+        &self,
+        next_token: Option<String>,
+    ) -> Result<Page<OrgAccount>, AwsError> {
+        {
+            let mut pages = self.pages();
+            let fresh = pages.started.is_some_and(|t| t.elapsed() < self.ttl);
+            if !fresh {
+                *pages = SharedPages::default();
+            } else if let Some(page) = pages.by_token.get(&next_token) {
+                return Ok(page.clone());
+            }
+        }
+        let page = self.inner.list_accounts(next_token.clone()).await?;
+        let mut pages = self.pages();
+        pages.started.get_or_insert_with(std::time::Instant::now);
+        pages.by_token.insert(next_token, page.clone());
+        Ok(page)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use crate::paginate::{collect_all, Listing};
+    use crate::testing::FakeOrganizations;
+
+    #[tokio::test]
+    async fn seventeen_walks_within_the_ttl_cost_one() {
+        let fake = std::sync::Arc::new(FakeOrganizations {
+            accounts: (0..45)
+                .map(|i| OrgAccount {
+                    id: format!("{:012}", 100_000_000_000u64 + i),
+                    state: Some("ACTIVE".into()),
+                    ..OrgAccount::default()
+                })
+                .collect(),
+            ..FakeOrganizations::default()
+        });
+        let shared = SharedListing::new(fake.clone(), std::time::Duration::from_secs(60));
+        for _ in 0..17 {
+            let all = collect_all(Listing::new("organizations", "ListAccounts"), |t| {
+                shared.list_accounts(t)
+            })
+            .await
+            .unwrap();
+            assert_eq!(all.len(), 45);
+        }
+        // 45 accounts are 3 pages of 20, listed once.
+        assert_eq!(fake.script.count("ListAccounts"), 3);
+        // Once the ttl has passed, the next walk lists again.
+        let stale = SharedListing::new(fake.clone(), std::time::Duration::ZERO);
+        for _ in 0..2 {
+            collect_all(Listing::new("organizations", "ListAccounts"), |t| {
+                stale.list_accounts(t)
+            })
+            .await
+            .unwrap();
+        }
+        assert_eq!(fake.script.count("ListAccounts"), 9);
+    }
+
+    #[tokio::test]
+    async fn a_failed_page_is_not_kept() {
+        let fake = std::sync::Arc::new(FakeOrganizations::default());
+        fake.script.fail_next(
+            "ListAccounts",
+            AwsError::from_code(
+                "organizations",
+                "ListAccounts",
+                "TooManyRequestsException",
+                "slow",
+            ),
+        );
+        let shared = SharedListing::new(fake.clone(), std::time::Duration::from_secs(60));
+        assert!(shared.list_accounts(None).await.is_err());
+        assert!(shared.list_accounts(None).await.is_ok());
+        assert!(shared.list_accounts(None).await.is_ok());
+        assert_eq!(fake.script.count("ListAccounts"), 2);
+    }
+}

@@ -12,8 +12,9 @@
 //! concurrently, and keeps the outcome.
 
 use blindspot_aws::delegated::{StatusSweep, ViaAdministrator};
-use blindspot_aws::organizations::OrgAccount;
+use blindspot_aws::organizations::{OrgAccount, SharedListing};
 use blindspot_aws::paginate::{collect_all, Listing};
+use blindspot_aws::OrganizationsApi;
 use blindspot_aws::{AwsClients, AwsError};
 use blindspot_aws_sdk::factory::role_arn_account_id;
 use blindspot_aws_sdk::{AccountSpec, AwsFactory, AwsSettings};
@@ -228,13 +229,14 @@ impl Accounts {
         };
         let home = org.home.resolve(true).await?;
         let region = self.regions.first().cloned().unwrap_or_default();
-        let clients = home
-            .clients
-            .get(&region)
-            .ok_or_else(|| format!("region {region} has no clients"))?;
+        let organizations = match (&home.organizations, home.clients.get(&region)) {
+            (Some(own), _) => Arc::clone(own),
+            (None, Some(clients)) => Arc::clone(&clients.organizations),
+            (None, None) => return Err(format!("region {region} has no clients")),
+        };
         let listed: Vec<OrgAccount> =
             collect_all(Listing::new("organizations", "ListAccounts"), |token| {
-                clients.organizations.list_accounts(token)
+                organizations.list_accounts(token)
             })
             .await
             .map_err(|err| format!("cannot list the organisation's accounts: {err}"))?;
@@ -466,6 +468,10 @@ struct Account {
     sweeps: Option<Sweeps>,
 }
 
+/// How long the organisation rule's evaluations in an account's regions
+/// share one ListAccounts listing: they run within seconds of each other.
+const SHARED_LISTING_TTL: Duration = Duration::from_secs(60);
+
 /// Each region's [`StatusSweep`].
 type Sweeps = Arc<BTreeMap<String, Arc<StatusSweep>>>;
 
@@ -510,6 +516,10 @@ impl Watched {
 struct Ready {
     account_id: String,
     clients: BTreeMap<String, Arc<AwsClients>>,
+    /// The home account's own Organizations client, which discovery reads
+    /// (the rules' clients share a listing for a minute; discovery must
+    /// see a joining account as soon as Organizations lists it).
+    organizations: Option<Arc<dyn OrganizationsApi>>,
 }
 
 /// The failures so far of an account that is not resolved yet.
@@ -612,11 +622,26 @@ impl Account {
                         );
                     }
                 }
+                // The home account's Organizations listing, one for all its
+                // regions: Organizations is global.
+                let organizations = self.sees_organization.then(|| {
+                    self.regions
+                        .first()
+                        .map(|region| self.factory.clients(&account, region).organizations)
+                });
+                let organizations: Option<Arc<dyn OrganizationsApi>> = organizations.flatten();
+                let shared: Option<Arc<dyn OrganizationsApi>> = organizations.as_ref().map(|own| {
+                    Arc::new(SharedListing::new(Arc::clone(own), SHARED_LISTING_TTL))
+                        as Arc<dyn OrganizationsApi>
+                });
                 let clients = self
                     .regions
                     .iter()
                     .map(|region| {
                         let mut clients = self.factory.clients(&account, region);
+                        if let Some(shared) = &shared {
+                            clients.organizations = Arc::clone(shared);
+                        }
                         if let Some(sweep) = self.sweeps.as_ref().and_then(|s| s.get(region)) {
                             if self.sees_organization {
                                 sweep.set_admin(Arc::clone(&clients.inspector2));
@@ -637,6 +662,7 @@ impl Account {
                 Ok(self.resolved.get_or_init(|| Ready {
                     account_id: account.account_id,
                     clients,
+                    organizations,
                 }))
             }
             Err(err) => {
