@@ -64,7 +64,9 @@ pub trait OrganizationsApi: Send + Sync {
 pub struct SharedListing {
     inner: std::sync::Arc<dyn OrganizationsApi>,
     ttl: std::time::Duration,
-    pages: std::sync::Mutex<SharedPages>,
+    /// Held across a page's call, so regions asking at once wait for one
+    /// answer instead of each listing (walks read a page at a time anyway).
+    pages: tokio::sync::Mutex<SharedPages>,
 }
 
 /// The pages of the current listing, by the token that asked for them.
@@ -80,13 +82,8 @@ impl SharedListing {
         SharedListing {
             inner,
             ttl,
-            pages: std::sync::Mutex::new(SharedPages::default()),
+            pages: tokio::sync::Mutex::new(SharedPages::default()),
         }
-    }
-
-    fn pages(&self) -> std::sync::MutexGuard<'_, SharedPages> {
-        // Plain map updates: a panic elsewhere cannot leave one half done.
-        self.pages.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
 
@@ -96,17 +93,14 @@ impl OrganizationsApi for SharedListing {
         &self,
         next_token: Option<String>,
     ) -> Result<Page<OrgAccount>, AwsError> {
-        {
-            let mut pages = self.pages();
-            let fresh = pages.started.is_some_and(|t| t.elapsed() < self.ttl);
-            if !fresh {
-                *pages = SharedPages::default();
-            } else if let Some(page) = pages.by_token.get(&next_token) {
-                return Ok(page.clone());
-            }
+        let mut pages = self.pages.lock().await;
+        let fresh = pages.started.is_some_and(|t| t.elapsed() < self.ttl);
+        if !fresh {
+            *pages = SharedPages::default();
+        } else if let Some(page) = pages.by_token.get(&next_token) {
+            return Ok(page.clone());
         }
         let page = self.inner.list_accounts(next_token.clone()).await?;
-        let mut pages = self.pages();
         pages.started.get_or_insert_with(std::time::Instant::now);
         pages.by_token.insert(next_token, page.clone());
         Ok(page)
