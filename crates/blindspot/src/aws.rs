@@ -56,6 +56,16 @@ pub fn settings(config: &AwsConfig) -> AwsSettings {
 /// with (ID, `None`) when an account is no longer watched.
 pub type NameSink = Arc<dyn Fn(&str, Option<&str>) + Send + Sync>;
 
+/// The sink that keeps `names` up to date: `check` and the daemon both keep
+/// the server's directory.
+pub fn name_sink(names: &blindspot_server::AccountNames) -> NameSink {
+    let names = names.clone();
+    Arc::new(move |id: &str, name: Option<&str>| match name {
+        Some(name) => names.insert(id, name),
+        None => names.remove(id),
+    })
+}
+
 /// The accounts of `[aws]` (the credentials' own account when none is
 /// listed), and with `[aws.organization]` those of the organisation; not
 /// yet resolved.
@@ -622,39 +632,41 @@ impl Account {
                         );
                     }
                 }
+                let mut bundles: Vec<(String, AwsClients)> = self
+                    .regions
+                    .iter()
+                    .map(|region| (region.clone(), self.factory.clients(&account, region)))
+                    .collect();
                 // The home account's Organizations listing, one for all its
-                // regions: Organizations is global.
-                let organizations = self.sees_organization.then(|| {
-                    self.regions
-                        .first()
-                        .map(|region| self.factory.clients(&account, region).organizations)
-                });
-                let organizations: Option<Arc<dyn OrganizationsApi>> = organizations.flatten();
+                // regions (Organizations is global); discovery keeps the
+                // client itself.
+                let organizations: Option<Arc<dyn OrganizationsApi>> = self
+                    .sees_organization
+                    .then(|| bundles.first().map(|(_, c)| Arc::clone(&c.organizations)))
+                    .flatten();
                 let shared: Option<Arc<dyn OrganizationsApi>> = organizations.as_ref().map(|own| {
                     Arc::new(SharedListing::new(Arc::clone(own), SHARED_LISTING_TTL))
                         as Arc<dyn OrganizationsApi>
                 });
-                let clients = self
-                    .regions
-                    .iter()
-                    .map(|region| {
-                        let mut clients = self.factory.clients(&account, region);
-                        if let Some(shared) = &shared {
-                            clients.organizations = Arc::clone(shared);
+                for (region, clients) in &mut bundles {
+                    if let Some(shared) = &shared {
+                        clients.organizations = Arc::clone(shared);
+                    }
+                    if let Some(sweep) = self.sweeps.as_ref().and_then(|s| s.get(region)) {
+                        if self.sees_organization {
+                            sweep.set_admin(Arc::clone(&clients.inspector2));
+                        } else {
+                            clients.inspector2 = Arc::new(ViaAdministrator::new(
+                                Arc::clone(&clients.inspector2),
+                                account.account_id.clone(),
+                                Arc::clone(sweep),
+                            ));
                         }
-                        if let Some(sweep) = self.sweeps.as_ref().and_then(|s| s.get(region)) {
-                            if self.sees_organization {
-                                sweep.set_admin(Arc::clone(&clients.inspector2));
-                            } else {
-                                clients.inspector2 = Arc::new(ViaAdministrator::new(
-                                    Arc::clone(&clients.inspector2),
-                                    account.account_id.clone(),
-                                    Arc::clone(sweep),
-                                ));
-                            }
-                        }
-                        (region.clone(), Arc::new(clients))
-                    })
+                    }
+                }
+                let clients = bundles
+                    .into_iter()
+                    .map(|(region, clients)| (region, Arc::new(clients)))
                     .collect();
                 if let Some(names) = &self.names {
                     names(&account.account_id, Some(&self.spec.name));

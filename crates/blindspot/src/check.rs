@@ -3,7 +3,6 @@
 use blindspot_core::{CallCounter, Evaluation};
 use blindspot_rules::{all_rules, RuleEntry};
 use std::fmt::Write as _;
-use std::sync::{Arc, Mutex};
 
 use crate::config::Config;
 use crate::output;
@@ -50,20 +49,9 @@ pub async fn run(
 ) -> anyhow::Result<u8> {
     let entries = select(config, requested)?;
     let counter = CallCounter::default();
-    let names = Arc::new(Mutex::new(output::AccountNames::new()));
-    let sink = Arc::clone(&names);
-    let accounts = crate::aws::Accounts::new(
-        &config.aws,
-        counter,
-        Arc::new(move |id: &str, name: Option<&str>| {
-            let mut names = sink.lock().unwrap_or_else(|e| e.into_inner());
-            match name {
-                Some(name) => names.insert(id.to_owned(), name.to_owned()),
-                None => names.remove(id),
-            };
-        }),
-    )
-    .await?;
+    let names = blindspot_server::AccountNames::default();
+    let accounts =
+        crate::aws::Accounts::new(&config.aws, counter, crate::aws::name_sink(&names)).await?;
     let (targets, discovery) = accounts.resolve_once().await;
     // No usable credentials at all is one problem of the setup, said once
     // with what to do, not an `error` line per rule and region.
@@ -75,8 +63,7 @@ pub async fn run(
         eprintln!("warning: only the configured accounts were checked: {err}");
     }
     let evaluations = evaluate(&entries, &targets, config.aws.concurrency).await;
-    let names = names.lock().unwrap_or_else(|e| e.into_inner()).clone();
-    print(&evaluations, &names, format)?;
+    print(&evaluations, &names.snapshot(), format)?;
     let code = output::exit_code(&evaluations, fail_on);
     // An organisation that could not be read was not checked whole.
     Ok(if discovery.is_some() {

@@ -143,17 +143,9 @@ pub async fn run_with_listener(
     // Accounts are resolved by the evaluations that need them, not here: the
     // server answers at once, and an account that fails is retried.
     let names = blindspot_server::AccountNames::default();
-    let sink = names.clone();
     let accounts = Arc::new(
-        crate::aws::Accounts::new(
-            &config.aws,
-            calls.clone(),
-            Arc::new(move |id: &str, name: Option<&str>| match name {
-                Some(name) => sink.insert(id, name),
-                None => sink.remove(id),
-            }),
-        )
-        .await?,
+        crate::aws::Accounts::new(&config.aws, calls.clone(), crate::aws::name_sink(&names))
+            .await?,
     );
     let targets = accounts.targets();
     let evaluations = EvaluationCounter::default();
